@@ -228,6 +228,14 @@ static int uc_getint(int fd, int level, int opt) {
     return v;
 }
 
+/* Prints an int socket option as "= v" (v may be negative) or "-1 ENAME". */
+static void uc_print_opt(const char *name, int fd, int level, int opt) {
+    int v = -12345;
+    socklen_t l = sizeof v;
+    if (getsockopt(fd, level, opt, &v, &l) < 0) tc_printf(name, "-1 %s", tc_errname(errno));
+    else tc_printf(name, "= %d", v);
+}
+
 /* Writes chunk-sized pieces with MSG_DONTWAIT until EAGAIN; returns the total. */
 static long uc_fill(int fd, size_t chunk) {
     static char buf[65536];
