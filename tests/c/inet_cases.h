@@ -196,6 +196,13 @@ static inline int ic_listener(int af, ic_addr *out) {
     if (listen(fd, 16) < 0) tc_die("listen");
     return fd;
 }
+/* SO_ERROR as "0" or an errno name (reading it clears it). */
+static inline const char *ic_soerr(int fd) {
+    int e = ic_getint(fd, SOL_SOCKET, SO_ERROR);
+    if (e < 0) return "getsockopt failed";
+    return e ? tc_errname(e) : "0";
+}
+
 /* ---- poll ---- */
 #define IC_EV (POLLIN | POLLPRI | POLLOUT | POLLRDHUP)
 static inline const char *ic_evstr(short r) {

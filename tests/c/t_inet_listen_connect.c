@@ -16,12 +16,6 @@ static ic_addr dead_port(int af, int *holder) {
     return a;
 }
 
-static const char *soerr(int fd) {
-    int e = ic_getint(fd, SOL_SOCKET, SO_ERROR);
-    if (e < 0) return "getsockopt failed";
-    return e ? tc_errname(e) : "0";
-}
-
 static void listen_cases(int af) {
     const char *f = ic_fam(af);
     int fd = ic_socket(af, SOCK_STREAM);
@@ -76,7 +70,7 @@ static void connect_cases(int af) {
     tc_printf(NAME("connect/%s/blocking/getsockname", f), "addr %s, port in range: %s, len %d", ic_ip(&got),
               ic_yn(ic_in_range(ic_port(&got))), (int)got.len);
     TC_SYS(NAME("connect/%s/blocking/again", f), connect(c, ic_sa(&la), la.len));
-    tc_printf(NAME("connect/%s/blocking/SO_ERROR", f), "%s", soerr(c));
+    tc_printf(NAME("connect/%s/blocking/SO_ERROR", f), "%s", ic_soerr(c));
     tc_printf(NAME("connect/%s/blocking/poll", f), "%s", ic_evstr(ic_wait(c, POLLOUT, 1000)));
     int s = ic_accept(l);
 
@@ -89,7 +83,7 @@ static void connect_cases(int af) {
     got = ic_sockname(c);
     tc_printf(NAME("connect/%s/unspec/connected/getsockname", f), "addr %s, port zero: %s", ic_ip(&got),
               ic_yn(ic_port(&got) == 0));
-    tc_printf(NAME("connect/%s/unspec/connected/SO_ERROR", f), "%s", soerr(c));
+    tc_printf(NAME("connect/%s/unspec/connected/SO_ERROR", f), "%s", ic_soerr(c));
     ic_wait(s, POLLERR, 1000);
     char buf[16];
     TC_VAL(NAME("connect/%s/unspec/connected/peer-recv", f), recv(s, buf, sizeof buf, MSG_DONTWAIT));
@@ -136,7 +130,7 @@ static void connect_cases(int af) {
     ic_addr d = dead_port(af, &h);
     c = ic_socket(af, SOCK_STREAM);
     TC_SYS(NAME("connect/%s/refused/blocking", f), connect(c, ic_sa(&d), d.len));
-    tc_printf(NAME("connect/%s/refused/blocking/SO_ERROR", f), "%s", soerr(c));
+    tc_printf(NAME("connect/%s/refused/blocking/SO_ERROR", f), "%s", ic_soerr(c));
     got = ic_sockname(c);
     TC_FACT(NAME("connect/%s/refused/blocking/port-released", f), ic_port(&got) == 0);
     tc_printf(NAME("connect/%s/refused/blocking/poll", f), "%s", ic_evstr(ic_poll0(c)));
@@ -146,8 +140,8 @@ static void connect_cases(int af) {
     c = ic_socket(af, SOCK_STREAM | SOCK_NONBLOCK);
     TC_SYS(NAME("connect/%s/refused/nonblocking", f), connect(c, ic_sa(&d), d.len));
     tc_printf(NAME("connect/%s/refused/nonblocking/poll", f), "%s", ic_evstr(ic_wait(c, POLLOUT, 2000)));
-    tc_printf(NAME("connect/%s/refused/nonblocking/SO_ERROR", f), "%s", soerr(c));
-    tc_printf(NAME("connect/%s/refused/nonblocking/SO_ERROR-again", f), "%s", soerr(c));
+    tc_printf(NAME("connect/%s/refused/nonblocking/SO_ERROR", f), "%s", ic_soerr(c));
+    tc_printf(NAME("connect/%s/refused/nonblocking/SO_ERROR-again", f), "%s", ic_soerr(c));
     tc_printf(NAME("connect/%s/refused/nonblocking/poll-after-SO_ERROR", f), "%s", ic_evstr(ic_poll0(c)));
     TC_SYS(NAME("connect/%s/refused/nonblocking/again", f), connect(c, ic_sa(&d), d.len));
     close(c);
@@ -168,7 +162,7 @@ static void connect_cases(int af) {
     c = ic_socket(af, SOCK_STREAM | SOCK_NONBLOCK);
     TC_SYS(NAME("connect/%s/nonblocking/listener", f), connect(c, ic_sa(&la), la.len));
     tc_printf(NAME("connect/%s/nonblocking/poll", f), "%s", ic_evstr(ic_wait(c, POLLOUT, 2000)));
-    tc_printf(NAME("connect/%s/nonblocking/SO_ERROR", f), "%s", soerr(c));
+    tc_printf(NAME("connect/%s/nonblocking/SO_ERROR", f), "%s", ic_soerr(c));
     TC_SYS(NAME("connect/%s/nonblocking/second", f), connect(c, ic_sa(&la), la.len));
     TC_SYS(NAME("connect/%s/nonblocking/third", f), connect(c, ic_sa(&la), la.len));
     got = ic_peername(c);
@@ -283,7 +277,7 @@ static void backlog_cases(void) {
         int p = C[fi][b1][2];
         stuck[fi] = p;
         tc_printf(NAME("backlog/%s/1/pending/poll", f), "%s", ic_evstr(ic_poll0(p)));
-        tc_printf(NAME("backlog/%s/1/pending/SO_ERROR", f), "%s", soerr(p));
+        tc_printf(NAME("backlog/%s/1/pending/SO_ERROR", f), "%s", ic_soerr(p));
         TC_SYS(NAME("backlog/%s/1/pending/connect-again", f), connect(p, ic_sa(&la[fi][b1]), la[fi][b1].len));
         ic_addr pn;
         pn.len = sizeof pn.ss;
@@ -305,7 +299,7 @@ static void backlog_cases(void) {
     for (int fi = 0; fi < 2; fi++) {
         const char *f = ic_fam(ic_fams[fi]);
         TC_FACT(NAME("backlog/%s/1/pending/writable-after-accept", f), pf[fi].revents & POLLOUT);
-        tc_printf(NAME("backlog/%s/1/pending/SO_ERROR-after-accept", f), "%s", soerr(stuck[fi]));
+        tc_printf(NAME("backlog/%s/1/pending/SO_ERROR-after-accept", f), "%s", ic_soerr(stuck[fi]));
     }
     for (int fi = 0; fi < 2; fi++)
         for (size_t r = 0; r < IC_N(blrows); r++) {
