@@ -6,4 +6,5 @@
 //! runs case by case, accepts the differences listed in the divergences
 //! file, and reports a conformance table per test plus a summary.
 
+pub mod divergences;
 pub mod parse;
