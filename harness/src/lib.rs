@@ -8,3 +8,7 @@
 
 pub mod divergences;
 pub mod parse;
+pub mod run;
+
+#[cfg(test)]
+mod testutil;
