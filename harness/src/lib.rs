@@ -6,6 +6,7 @@
 //! runs case by case, accepts the differences listed in the divergences
 //! file, and reports a conformance table per test plus a summary.
 
+pub mod compare;
 pub mod divergences;
 pub mod parse;
 pub mod run;
