@@ -5,11 +5,19 @@
 //! kernel and under the shim (`LD_PRELOAD=libnetshim.so`), compares the two
 //! runs case by case, accepts the differences listed in the divergences
 //! file, and reports a conformance table per test plus a summary.
+//!
+//! Modules: [`cli`] (options), [`suite`] (finding and running tests),
+//! [`run`] (one process with a timeout), [`parse`] (case lines),
+//! [`compare`] (kernel against shim), [`divergences`] (accepted
+//! differences) and [`report`] (the text output).
 
+pub mod cli;
 pub mod compare;
 pub mod divergences;
 pub mod parse;
+pub mod report;
 pub mod run;
+pub mod suite;
 
 #[cfg(test)]
 mod testutil;
