@@ -112,13 +112,13 @@ static void c_sizes(int *sv) {
     char d[16];
     recv(sv[1], d, sizeof d, 0);
     recv(sv[1], d, sizeof d, 0);
-    /* how many unread 1-byte records the receiver queues */
+    /* how many unread 1-byte records the receiver queues (default sndbuf) */
     int n = 0, err = 0;
-    while (n < 2000 && send(sv[0], "m", 1, MSG_DONTWAIT) == 1) n++;
+    while (n < 2000 && send(sv[1], "m", 1, MSG_DONTWAIT) == 1) n++;
     err = errno;
     if (n < 2000) tc_printf(uc_name("%s/fill-1-byte-records", P), "= %d then %s", n, tc_errname(err));
     else tc_printf(uc_name("%s/fill-1-byte-records", P), "at least 2000");
-    struct pollfd pfd = {sv[0], POLLOUT, 0};
+    struct pollfd pfd = {sv[1], POLLOUT, 0};
     poll(&pfd, 1, 0);
     tc_printf(uc_name("%s/fill-1-byte-records/poll", P), "%s", uc_revents(pfd.revents));
     U_VAL(send(sv[0], "x", 1, MSG_OOB), "%s/MSG_OOB", P);
