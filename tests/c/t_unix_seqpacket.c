@@ -116,8 +116,9 @@ static void c_sizes(int *sv) {
     int n = 0, err = 0;
     while (n < 2000 && send(sv[1], "m", 1, MSG_DONTWAIT) == 1) n++;
     err = errno;
-    if (n < 2000) tc_printf(uc_name("%s/fill-1-byte-records", P), "= %d then %s", n, tc_errname(err));
-    else tc_printf(uc_name("%s/fill-1-byte-records", P), "at least 2000");
+    /* the amount depends on wmem_default and skb sizes: print facts only */
+    tc_printf(uc_name("%s/fill-1-byte-records", P), "eagain reached: %s, more than max_dgram_qlen: %s",
+              n < 2000 && err == EAGAIN ? "yes" : "no", n > 11 ? "yes" : "no");
     struct pollfd pfd = {sv[1], POLLOUT, 0};
     poll(&pfd, 1, 0);
     tc_printf(uc_name("%s/fill-1-byte-records/poll", P), "%s", uc_revents(pfd.revents));
