@@ -68,7 +68,9 @@ static const char *uc_rv(long r, int e) {
 }
 
 static const char *uc_type_name(int type) {
-    static char b[64];
+    static char bufs[4][64];
+    static int i;
+    char *b = bufs[i++ & 3];
     switch (type & 0xf) {
     case SOCK_STREAM: strcpy(b, "SOCK_STREAM"); break;
     case SOCK_DGRAM: strcpy(b, "SOCK_DGRAM"); break;
@@ -76,11 +78,11 @@ static const char *uc_type_name(int type) {
     case SOCK_RDM: strcpy(b, "SOCK_RDM"); break;
     case SOCK_SEQPACKET: strcpy(b, "SOCK_SEQPACKET"); break;
     case SOCK_PACKET: strcpy(b, "SOCK_PACKET"); break;
-    default: snprintf(b, sizeof b, "%d", type & 0xf);
+    default: snprintf(b, sizeof bufs[0], "%d", type & 0xf);
     }
     if ((type & ~0xf) == 0 && type >= 0) return b;
     if (type < 0 || (type & ~(0xf | SOCK_NONBLOCK | SOCK_CLOEXEC))) {
-        snprintf(b, sizeof b, "%d", type);
+        snprintf(b, sizeof bufs[0], "%d", type);
         return b;
     }
     if (type & SOCK_NONBLOCK) strcat(b, "|SOCK_NONBLOCK");
