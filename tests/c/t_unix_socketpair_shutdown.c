@@ -47,9 +47,7 @@ static void socketpair_cases(void) {
         close(sv[1]);
     }
     U_SYS(socketpair(AF_UNIX, SOCK_STREAM, 0, NULL), "socketpair/AF_UNIX/SOCK_STREAM/sv=NULL");
-    int *bad_sv = (int *)1;
-    __asm__("" : "+r"(bad_sv)); /* hide the constant from -Wstringop-overflow */
-    U_SYS(socketpair(AF_UNIX, SOCK_STREAM, 0, bad_sv), "socketpair/AF_UNIX/SOCK_STREAM/sv=1");
+    U_SYS(socketpair(AF_UNIX, SOCK_STREAM, 0, uc_badptr()), "socketpair/AF_UNIX/SOCK_STREAM/sv=1");
     U_SYS(socketpair(AF_INET, SOCK_STREAM, 0, NULL), "socketpair/AF_INET/SOCK_STREAM/sv=NULL");
 
     /* names and credentials of the ends */
