@@ -204,6 +204,7 @@ static void connect_cases(int af) {
     tc_printf(NAME("shutdown/%s/connected-wr/poll", F), "%s", ic_evstr(ic_poll0(s)));
     TC_SYS(NAME("shutdown/%s/connected-rd", F), shutdown(s, SHUT_RD));
     sendto(r, "late", 4, 0, ic_sa(&sa), sa.len);
+    for (int i = 0, q = 0; i < 100 && (ioctl(s, FIONREAD, &q), q == 0); i++) usleep(5000);
     tc_printf(NAME("shutdown/%s/connected-rd/recv-after-peer-send", F), "%s", rcv(s, 16, MSG_DONTWAIT));
     tc_printf(NAME("shutdown/%s/connected-rdwr/poll", F), "%s", ic_evstr(ic_poll0(s)));
     close(s);
@@ -321,6 +322,7 @@ static void addr_cases(int af) {
     ic_addr fam = ra;
     fam.ss.ss_family = AF_UNSPEC;
     TC_VAL(NAME("addr/%s/sendto-family-unspec", F), sendto(s, "x", 1, 0, ic_sa(&fam), fam.len));
+    ic_wait(r, POLLIN, 200);
     tc_printf(NAME("addr/%s/sendto-family-unspec/received", F), "%s", rcv(r, 16, MSG_DONTWAIT));
     fam.ss.ss_family = AF_UNIX;
     TC_VAL(NAME("addr/%s/sendto-family-unix", F), sendto(s, "x", 1, 0, ic_sa(&fam), fam.len));
