@@ -162,6 +162,22 @@ static void c_peer_closed(struct ctx *c) {
     U_VAL(sendto(c->tx, "x", 1, MSG_DONTWAIT, SA(c->ra), c->rl), "%s/peer-closed/sendto-old-name", P);
 }
 
+/* destinations that hold no receiving socket */
+static void c_missing(struct ctx *c) {
+    struct sockaddr_un m;
+    socklen_t ml = uc_addr(c->kind, &m, "missing");
+    U_VAL(sendto(c->tx, "x", 1, MSG_DONTWAIT, SA(m), ml), "%s/sendto-missing", P);
+    if (c->kind == UC_PATH) {
+        close(open("missing", O_CREAT | O_WRONLY, 0644));
+        U_VAL(sendto(c->tx, "x", 1, MSG_DONTWAIT, SA(m), ml), "%s/sendto-regular-file", P);
+        unlink("missing");
+    }
+    close(c->rx);
+    c->rx = -1;
+    U_VAL(sendto(c->tx, "x", 1, MSG_DONTWAIT, SA(c->ra), c->rl), "%s/sendto-closed-receiver", P);
+    U_SYS(connect(c->tx, SA(c->ra), c->rl), "%s/connect-closed-receiver", P);
+}
+
 static void c_peer_closed_soerror(struct ctx *c) {
     connect(c->tx, SA(c->ra), c->rl);
     close(c->rx);
@@ -309,7 +325,7 @@ static void c_shutdown(struct ctx *c) {
 
 static const struct { const char *name; void (*fn)(struct ctx *); } cases[] = {
     {"boundaries", c_boundaries}, {"trunc", c_trunc},   {"sender_addr", c_sender_addr},
-    {"connect", c_connect},       {"filter", c_filter}, {"peer_closed", c_peer_closed},
+    {"connect", c_connect},       {"filter", c_filter}, {"peer_closed", c_peer_closed}, {"missing", c_missing},
     {"peer_closed_soerror", c_peer_closed_soerror},     {"emsgsize", c_emsgsize},
     {"qlen", c_qlen},             {"empty", c_empty},   {"ioctls", c_ioctls},
     {"shutdown", c_shutdown},

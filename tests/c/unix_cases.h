@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #ifndef UC_ALARM
-#define UC_ALARM 20
+#define UC_ALARM 10
 #endif
 
 #define UC_SUNLEN ((socklen_t)offsetof(struct sockaddr_un, sun_path))
