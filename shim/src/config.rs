@@ -1,0 +1,50 @@
+//! Configuration, read once from the environment at load time.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `NETSHIM_NS` | the namespace (emulated host) to join | `default` |
+//! | `NETSHIM_MODE` | `emulate`, or `passthrough` (everything to the kernel, still traced) | `emulate` |
+//! | `NETSHIM_SHM_DIR` | where namespaces' shared files live | `/dev/shm` |
+//! | `NETSHIM_NONLOCAL` | connect/send to a non-loopback address: `refuse` (ENETUNREACH) | `refuse` |
+//! | `NETSHIM_LOG` (or `RUST_LOG`) | env_logger filter; `netshim=debug` traces every call, `netshim=trace` the kernel path too | off |
+
+use crate::errno::Errno;
+use once_cell::sync::OnceCell;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Emulate,
+    Passthrough,
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub ns: String,
+    pub mode: Mode,
+    pub shm_dir: String,
+}
+
+static CONFIG: OnceCell<Config> = OnceCell::new();
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+pub fn get() -> &'static Config {
+    CONFIG.get_or_init(|| {
+        let ns = var("NETSHIM_NS").unwrap_or_else(|| "default".into());
+        // A namespace name becomes part of a file name: keep it to a safe alphabet.
+        let ns: String = ns.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+        let mode = match var("NETSHIM_MODE").as_deref() {
+            Some("passthrough") | Some("kernel") => Mode::Passthrough,
+            _ => Mode::Emulate,
+        };
+        let shm_dir = var("NETSHIM_SHM_DIR").unwrap_or_else(|| "/dev/shm".into());
+        Config { ns, mode, shm_dir }
+    })
+}
+
+/// What connect/sendto to an address off this host returns.
+pub fn nonlocal_errno() -> Errno {
+    Errno::ENETUNREACH
+}

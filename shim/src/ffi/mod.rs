@@ -1,0 +1,184 @@
+//! The FFI boundary: everything `unsafe` about being an LD_PRELOAD library.
+//!
+//! - `hooks`: the exported `extern "C"` functions that shadow libc's.
+//! - `real`: the libc functions they shadow, found with `dlsym(RTLD_NEXT)`.
+//! - `uaccess`: copying from and to the program's memory with the kernel's
+//!   EFAULT instead of a crash.
+//!
+//! Every hook is a thin wrapper: if the calling thread is already inside
+//! the shim (the logger writes to stderr, std closes fds...), or the fd is
+//! not an emulated socket, it calls the real function and nothing else.
+//! Otherwise `run` sets the re-entrancy guard, runs the emulation inside
+//! `catch_unwind` (a panic becomes -1/EIO: it must never hand an emulated
+//! fd to the kernel, which is what redhook's wrapper would do), and turns
+//! `Err(errno)` into `-1` + `errno`.
+
+pub mod hooks;
+pub mod real;
+pub mod uaccess;
+
+use crate::errno::{Errno, KResult};
+use crate::shm::Host;
+use crate::task::{self, FdEntry};
+use once_cell::sync::OnceCell;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+thread_local! {
+    static IN_SHIM: Cell<bool> = const { Cell::new(false) };
+}
+
+static HOST: OnceCell<Option<Host>> = OnceCell::new();
+static READY: AtomicBool = AtomicBool::new(false);
+
+/// The namespace this process emulates in (None: passthrough mode, or the
+/// mapping failed, and then everything goes to the kernel).
+pub fn host() -> Option<&'static Host> {
+    if READY.load(Ordering::Acquire) {
+        return HOST.get().and_then(|h| h.as_ref());
+    }
+    init()
+}
+
+/// Attaches to the namespace (once per process image).
+pub fn init() -> Option<&'static Host> {
+    let _g = Guard::enter();
+    let h = HOST.get_or_init(|| {
+        crate::trace::init();
+        let cfg = crate::config::get();
+        if cfg.mode == crate::config::Mode::Passthrough {
+            log::debug!(target: "netshim", "passthrough mode: all calls go to the kernel");
+            return None;
+        }
+        match Host::attach(&cfg.shm_dir, &cfg.ns) {
+            Ok(h) => {
+                crate::net::with_host(&h, |g| task::attach(&h, g)).ok()?;
+                task::reap_dead(&h);
+                Some(h)
+            }
+            Err(e) => {
+                log::error!(target: "netshim", "cannot attach namespace {:?}: {e}; using the kernel", cfg.ns);
+                None
+            }
+        }
+    });
+    READY.store(true, Ordering::Release);
+    h.as_ref()
+}
+
+/// Marks the calling thread as inside the shim for its lifetime.
+pub struct Guard {
+    was: bool,
+}
+
+impl Guard {
+    pub fn enter() -> Guard {
+        let was = IN_SHIM.with(|c| c.replace(true));
+        Guard { was }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let was = self.was;
+        IN_SHIM.with(|c| c.set(was));
+    }
+}
+
+/// Whether the calling thread is already inside the shim.
+#[inline]
+pub fn reentrant() -> bool {
+    IN_SHIM.try_with(|c| c.get()).unwrap_or(true)
+}
+
+/// The emulated socket behind `fd`, if the call should be emulated.
+#[inline]
+pub fn emulated(fd: i32) -> Option<(&'static Host, FdEntry)> {
+    if reentrant() {
+        return None;
+    }
+    let h = host()?;
+    task::lookup(h, fd).map(|e| (h, e))
+}
+
+/// Whether emulation is on for new sockets (not re-entrant, not passthrough).
+#[inline]
+pub fn emulating() -> Option<&'static Host> {
+    if reentrant() {
+        return None;
+    }
+    host()
+}
+
+/// A C return type: how Ok(v) and Err(e) become the value a libc function returns.
+pub trait CRet: Copy {
+    fn from_ok(v: i64) -> Self;
+    fn minus_one() -> Self;
+    fn as_i64(self) -> i64;
+}
+
+impl CRet for i32 {
+    fn from_ok(v: i64) -> Self {
+        v as i32
+    }
+    fn minus_one() -> Self {
+        -1
+    }
+    fn as_i64(self) -> i64 {
+        self as i64
+    }
+}
+
+impl CRet for isize {
+    fn from_ok(v: i64) -> Self {
+        v as isize
+    }
+    fn minus_one() -> Self {
+        -1
+    }
+    fn as_i64(self) -> i64 {
+        self as i64
+    }
+}
+
+/// Runs an emulated call: guard, panic fence, errno, trace line.
+pub fn run<R: CRet>(name: &str, args: impl FnOnce() -> String, f: impl FnOnce() -> KResult<i64>) -> R {
+    let _g = Guard::enter();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        log::error!(target: "netshim", "panic inside {name}; returning EIO");
+        Err(Errno::EIO)
+    });
+    if crate::trace::calls_enabled() {
+        let (v, e) = match r {
+            Ok(v) => (v, None),
+            Err(e) => (-1, Some(e)),
+        };
+        crate::trace::call(name, &args(), v, e, true);
+    }
+    match r {
+        Ok(v) => R::from_ok(v),
+        Err(e) => {
+            e.set();
+            R::minus_one()
+        }
+    }
+}
+
+/// Whether `fd` is an open fd of this process (a real one: for SCM_RIGHTS).
+pub fn real_fd_valid(fd: i32) -> bool {
+    // SAFETY: F_GETFD only queries the fd table.
+    unsafe { crate::syscall!(SYS_fcntl, fd, libc::F_GETFD) }.is_ok()
+}
+
+/// Traces a passthrough call when tracing is on (passthrough mode keeps the trace).
+pub fn trace_real<R: CRet>(name: &str, args: impl FnOnce() -> String, r: R) -> R {
+    if crate::trace::calls_enabled() && !reentrant() {
+        let _g = Guard::enter();
+        let e = (r.as_i64() < 0).then(Errno::last);
+        crate::trace::call(name, &args(), r.as_i64(), e, false);
+        if let Some(e) = e {
+            e.set();
+        }
+    }
+    r
+}

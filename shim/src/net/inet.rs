@@ -1,0 +1,1535 @@
+//! AF_INET and AF_INET6 on the emulated loopback: net/ipv4/af_inet.c,
+//! inet_connection_sock.c, inet_hashtables.c, tcp.c, tcp_input.c, udp.c and
+//! their net/ipv6 twins, reduced to what a single host with only `lo` does.
+//!
+//! There are no packets: a connect finds the listener and completes the
+//! three-way handshake as state changes (SYN_SENT -> ESTABLISHED on the
+//! client, a child queued ESTABLISHED on the listener), a FIN is a state
+//! change plus RCV_SHUTDOWN on the peer, a RST is an error on the peer.
+//! Data goes straight into the peer's receive ring, as loopback delivers it.
+//!
+//! IPv4 addresses are kept v4-mapped (`InetAddr`), so dual-stack sockets
+//! and IPv4 sockets meet in one port table.
+
+use super::addr::{family_of, Addr, InetAddr};
+use super::queue;
+use super::sock::*;
+use super::socket::*;
+use super::sockopt::{self, int_out};
+use super::unix::{acceptq_pop, send_sigpipe};
+use crate::errno::{Errno, KResult};
+use crate::ktrace;
+use crate::shm::{Host, HostState};
+use std::sync::atomic::Ordering;
+
+pub static INET_STREAM_OPS: ProtoOps = ProtoOps {
+    name: "inet_stream_ops",
+    release: inet_release,
+    bind: inet_bind,
+    connect: inet_stream_connect,
+    accept: inet_accept,
+    getname: inet_getname,
+    poll: tcp_poll,
+    ioctl: inet_ioctl,
+    listen: inet_listen,
+    shutdown: inet_shutdown,
+    setsockopt: inet_setsockopt,
+    getsockopt: inet_getsockopt,
+    sendmsg: tcp_sendmsg,
+    recvmsg: tcp_recvmsg,
+};
+
+pub static INET_DGRAM_OPS: ProtoOps = ProtoOps {
+    name: "inet_dgram_ops",
+    release: inet_release,
+    bind: inet_bind,
+    connect: inet_dgram_connect,
+    accept: sock_no_accept,
+    getname: inet_getname,
+    poll: udp_poll,
+    ioctl: inet_ioctl,
+    listen: sock_no_listen,
+    shutdown: inet_shutdown,
+    setsockopt: inet_setsockopt,
+    getsockopt: inet_getsockopt,
+    sendmsg: udp_sendmsg,
+    recvmsg: udp_recvmsg,
+};
+
+const SIOCATMARK: u64 = 0x8905;
+const AF_INET: u16 = libc::AF_INET as u16;
+const AF_INET6: u16 = libc::AF_INET6 as u16;
+const IPPROTO_MAX: i32 = 263;
+/// tcp_rmem[1], tcp_wmem[1]: a fresh TCP socket's buffers.
+const TCP_RMEM_DEFAULT: u32 = 131072;
+const TCP_WMEM_DEFAULT: u32 = 16384;
+/// sizeof(struct tcp_info) on the kernels this was written against.
+const TCP_INFO_LEN: usize = 280;
+
+fn sh(host: &Host, id: SockId) -> &SockShared {
+    &host.shared()[id.idx()]
+}
+
+fn is_tcp(c: &SockCtl) -> bool {
+    c.kind == libc::SOCK_STREAM as u16
+}
+
+/// `inet_create` / `inet6_create`: the inetsw lookup by type and protocol.
+pub fn inet_create(host: &Host, g: &mut HostState, family: u16, ty: i32, protocol: i32) -> KResult<SockId> {
+    ktrace!("inet_create");
+    if !(0..IPPROTO_MAX).contains(&protocol) {
+        return Err(Errno::EINVAL);
+    }
+    let (kind, proto, ops) = match ty {
+        libc::SOCK_STREAM => match protocol {
+            0 | libc::IPPROTO_TCP => (ty, libc::IPPROTO_TCP, OpsId::InetStream),
+            _ => return Err(Errno::EPROTONOSUPPORT),
+        },
+        libc::SOCK_DGRAM => match protocol {
+            0 | libc::IPPROTO_UDP => (ty, libc::IPPROTO_UDP, OpsId::InetDgram),
+            _ => return Err(Errno::EPROTONOSUPPORT),
+        },
+        _ => return Err(Errno::ESOCKTNOSUPPORT),
+    };
+    let id = sk_alloc(host, g, family, kind as u16, proto as u16, ops)?;
+    let s = sh(host, id);
+    if kind == libc::SOCK_STREAM {
+        s.sndbuf.store(TCP_WMEM_DEFAULT, Ordering::Relaxed);
+        s.rcvbuf.store(TCP_RMEM_DEFAULT, Ordering::Relaxed);
+    }
+    let o = &mut g.socks[id.idx()].opts;
+    o.ttl = -1;
+    o.keepidle = 7200;
+    o.keepintvl = 75;
+    o.keepcnt = 9;
+    Ok(id)
+}
+
+// ----- addresses and the port table ------------------------------------------
+
+/// The address a socket's bind would cover: (v4 part, v6 part), None where
+/// it covers nothing of that family. `Some(any)` covers all.
+fn coverage(c: &SockCtl) -> (Option<InetAddr>, Option<InetAddr>) {
+    let a = c.laddr;
+    if c.family == AF_INET {
+        return (Some(a), None);
+    }
+    if a.is_v4() && !a.is_any() {
+        return (Some(a), None);
+    }
+    if a.ip == [0; 16] {
+        let v4 = if c.opts.v6only { None } else { Some(InetAddr::v4([0; 4], 0)) };
+        return (v4, Some(a));
+    }
+    if a.is_v4() {
+        // ::ffff:0.0.0.0 covers all of IPv4 only.
+        return (Some(a), None);
+    }
+    (None, Some(a))
+}
+
+fn overlap(a: Option<InetAddr>, b: Option<InetAddr>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => x.is_any() || y.is_any() || x.ip == y.ip,
+        _ => false,
+    }
+}
+
+fn addrs_overlap(a: &SockCtl, b: &SockCtl) -> bool {
+    let (a4, a6) = coverage(a);
+    let (b4, b6) = coverage(b);
+    overlap(a4, b4) || overlap(a6, b6)
+}
+
+fn live(g: &HostState) -> impl Iterator<Item = usize> + '_ {
+    (0..g.nsocks_hw as usize).filter(move |&i| g.socks[i].in_use)
+}
+
+fn inet_family(f: u16) -> bool {
+    f == AF_INET || f == AF_INET6
+}
+
+/// `inet_csk_bind_conflict` / `udp_lib_lport_inuse` for socket `me`
+/// wanting `port`.
+fn bind_conflict(host: &Host, g: &HostState, me: SockId, port: u16) -> bool {
+    let c = &g.socks[me.idx()];
+    let tcp = is_tcp(c);
+    live(g).any(|i| {
+        if i == me.idx() {
+            return false;
+        }
+        let o = &g.socks[i];
+        if !inet_family(o.family) || o.kind != c.kind || o.num != port || !addrs_overlap(c, o) {
+            return false;
+        }
+        let ostate = sh(host, SockId(i as u32)).state();
+        let same_uid = o.cred.uid == c.cred.uid;
+        if tcp {
+            if c.opts.reuseaddr && o.opts.reuseaddr && ostate != TcpState::Listen {
+                return false;
+            }
+            !(c.opts.reuseport && o.opts.reuseport && same_uid)
+        } else {
+            if c.opts.reuseaddr && o.opts.reuseaddr {
+                return false;
+            }
+            !(c.opts.reuseport && o.opts.reuseport && same_uid)
+        }
+    })
+}
+
+/// Whether any socket of this kind holds `port` at an address overlapping `me`'s.
+fn port_used(g: &HostState, me: SockId, port: u16) -> bool {
+    let c = &g.socks[me.idx()];
+    live(g).any(|i| {
+        let o = &g.socks[i];
+        i != me.idx() && inet_family(o.family) && o.kind == c.kind && o.num == port && addrs_overlap(c, o)
+    })
+}
+
+/// `get_port`: takes `port` (or, for 0, an ephemeral port) for `me`.
+fn inet_get_port(host: &Host, g: &mut HostState, me: SockId, port: u16) -> KResult<u16> {
+    ktrace!("inet_csk_get_port");
+    if port != 0 {
+        if bind_conflict(host, g, me, port) {
+            crate::task::reap_dead_locked(host, g);
+            if bind_conflict(host, g, me, port) {
+                return Err(Errno::EADDRINUSE);
+            }
+        }
+        g.socks[me.idx()].num = port;
+        return Ok(port);
+    }
+    let (lo, hi) = sockopt::local_port_range();
+    let span = (hi as u32).saturating_sub(lo as u32) + 1;
+    let mut seed = [0u8; 4];
+    // SAFETY: getrandom fills the 4-byte buffer.
+    let _ = unsafe { crate::syscall!(SYS_getrandom, seed.as_mut_ptr(), 4, libc::GRND_NONBLOCK) };
+    let start = u32::from_ne_bytes(seed).wrapping_add(g.port_rover);
+    g.port_rover = g.port_rover.wrapping_add(1);
+    for i in 0..span {
+        let p = (lo as u32 + (start.wrapping_add(i)) % span) as u16;
+        if !port_used(g, me, p) {
+            g.socks[me.idx()].num = p;
+            return Ok(p);
+        }
+    }
+    Err(Errno::EADDRINUSE)
+}
+
+/// Whether the calling process may bind ports below ip_unprivileged_port_start.
+fn capable_net_bind_service() -> bool {
+    static V: once_cell::sync::OnceCell<bool> = once_cell::sync::OnceCell::new();
+    *V.get_or_init(|| {
+        // struct __user_cap_header_struct / __user_cap_data_struct (v3).
+        let hdr: [u32; 2] = [0x20080522, 0];
+        let mut data = [0u32; 6];
+        // SAFETY: capget writes two 3-word data structs for version 3.
+        let r = unsafe { crate::syscall!(SYS_capget, hdr.as_ptr(), data.as_mut_ptr()) };
+        const CAP_NET_BIND_SERVICE: u32 = 10;
+        r.is_ok() && data[0] & (1 << CAP_NET_BIND_SERVICE) != 0
+    })
+}
+
+/// Parses a bind/connect address for a socket of `family`: the kernel's
+/// length and family checks, in the order the kernel makes them.
+fn parse_inet(family: u16, uaddr: &[u8], for_bind: bool, v6only: bool) -> KResult<InetAddr> {
+    if family == AF_INET {
+        if uaddr.len() < 16 {
+            return Err(Errno::EINVAL);
+        }
+        let fam = family_of(uaddr);
+        if fam != AF_INET {
+            // Compatibility: AF_UNSPEC with INADDR_ANY is AF_INET (bind only).
+            let any = uaddr[4..8] == [0; 4];
+            if !(for_bind && fam == libc::AF_UNSPEC as u16 && any) {
+                return Err(Errno::EAFNOSUPPORT);
+            }
+        }
+        Ok(InetAddr::parse(&{
+            let mut b = uaddr[..16].to_vec();
+            b[0..2].copy_from_slice(&AF_INET.to_ne_bytes());
+            b
+        })
+        .expect("length checked"))
+    } else {
+        if uaddr.len() < 24 {
+            return Err(Errno::EINVAL);
+        }
+        if family_of(uaddr) != AF_INET6 {
+            return Err(Errno::EAFNOSUPPORT);
+        }
+        let a = InetAddr::parse(uaddr).expect("length checked");
+        if a.is_v4() && v6only && for_bind {
+            return Err(Errno::EINVAL);
+        }
+        Ok(a)
+    }
+}
+
+/// `inet_bind` / `inet6_bind`.
+fn inet_bind(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
+    ktrace!("inet_bind -> __inet_bind");
+    with_host(host, |g| {
+        let c = &g.socks[id.idx()];
+        let family = c.family;
+        let a = parse_inet(family, uaddr, true, c.opts.v6only)?;
+        if !a.is_local() && !(a.is_multicast() || a.is_v4_broadcast()) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        if a.port != 0 && (a.port as u32) < sockopt::unprivileged_port_start() && !capable_net_bind_service() {
+            return Err(Errno::EACCES);
+        }
+        if sh(host, id).state() != TcpState::Close || c.num != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let old = g.socks[id.idx()].laddr;
+        g.socks[id.idx()].laddr = a.with_port(0);
+        match inet_get_port(host, g, id, a.port) {
+            Ok(p) => {
+                let c = &mut g.socks[id.idx()];
+                c.laddr.port = p;
+                if !a.is_any() {
+                    c.userlocks |= SOCK_BINDADDR_LOCK;
+                }
+                if a.port != 0 {
+                    c.userlocks |= SOCK_BINDPORT_LOCK;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                g.socks[id.idx()].laddr = old;
+                Err(e)
+            }
+        }
+    })
+}
+
+/// `inet_autobind`: an ephemeral port for an unbound socket.
+fn inet_autobind(host: &Host, g: &mut HostState, id: SockId) -> KResult<()> {
+    if g.socks[id.idx()].num == 0 {
+        let p = inet_get_port(host, g, id, 0)?;
+        g.socks[id.idx()].laddr.port = p;
+    }
+    Ok(())
+}
+
+/// Releases an autobound port (what `inet_put_port` undoes when the user did
+/// not lock it).
+fn inet_put_port(g: &mut HostState, id: SockId) {
+    let c = &mut g.socks[id.idx()];
+    if c.userlocks & SOCK_BINDPORT_LOCK == 0 {
+        c.num = 0;
+        c.laddr.port = 0;
+    }
+}
+
+/// The source address the loopback route picks for `dst`.
+fn source_for(c: &SockCtl, dst: &InetAddr) -> InetAddr {
+    if !c.laddr.is_any() {
+        return c.laddr;
+    }
+    if dst.is_v4() {
+        InetAddr::v4([127, 0, 0, 1], 0)
+    } else {
+        let mut a = InetAddr::any(AF_INET6);
+        a.ip = std::net::Ipv6Addr::LOCALHOST.octets();
+        a
+    }
+}
+
+/// Where a connect to `dst` really goes: 0.0.0.0 and :: mean loopback.
+fn route_dst(dst: InetAddr) -> InetAddr {
+    if dst.is_any() {
+        if dst.is_v4() {
+            InetAddr::v4([127, 0, 0, 1], dst.port)
+        } else {
+            let mut a = dst;
+            a.ip = std::net::Ipv6Addr::LOCALHOST.octets();
+            a
+        }
+    } else {
+        dst
+    }
+}
+
+/// Whether a socket's bound address accepts traffic for `dst`.
+fn accepts(c: &SockCtl, dst: &InetAddr) -> Option<u8> {
+    let (c4, c6) = coverage(c);
+    let cover = if dst.is_v4() { c4 } else { c6 };
+    match cover {
+        Some(a) if a.is_any() => Some(1),
+        Some(a) if a.ip == dst.ip => Some(2),
+        _ => None,
+    }
+}
+
+/// `__inet_lookup_listener`: the best listener for `dst` (exact address
+/// beats wildcard; among a SO_REUSEPORT group, by a hash of the source).
+fn lookup_listener(host: &Host, g: &HostState, dst: &InetAddr, hash: u32) -> Option<SockId> {
+    let mut best: Vec<(u8, usize)> = Vec::new();
+    for i in live(g) {
+        let c = &g.socks[i];
+        if !inet_family(c.family) || !is_tcp(c) || c.num != dst.port {
+            continue;
+        }
+        if sh(host, SockId(i as u32)).state() != TcpState::Listen {
+            continue;
+        }
+        if let Some(score) = accepts(c, dst) {
+            best.push((score, i));
+        }
+    }
+    let top = best.iter().map(|b| b.0).max()?;
+    let group: Vec<usize> = best.iter().filter(|b| b.0 == top).map(|b| b.1).collect();
+    Some(SockId(group[hash as usize % group.len()] as u32))
+}
+
+/// The listener's accept queue is full (`sk_acceptq_is_full`).
+fn acceptq_is_full(host: &Host, g: &HostState, l: SockId) -> bool {
+    g.socks[l.idx()].acceptq_len > sh(host, l).max_ack_backlog.load(Ordering::Relaxed)
+}
+
+// ----- TCP connection setup -------------------------------------------------
+
+/// The handshake on the emulated loopback: the SYN reaches `listener`, a
+/// child is created (`tcp_v4_syn_recv_sock` -> `inet_csk_clone_lock`) and
+/// queued established; the client becomes ESTABLISHED.
+fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockId) -> KResult<()> {
+    ktrace!("tcp_v4_connect -> tcp_conn_request -> tcp_v4_syn_recv_sock -> inet_csk_reqsk_queue_add");
+    let (lfamily, lopts, lkind) = {
+        let l = &g.socks[listener.idx()];
+        (l.family, l.opts, l.kind)
+    };
+    let child = sk_alloc(host, g, lfamily, lkind, libc::IPPROTO_TCP as u16, OpsId::InetStream)?;
+    let (csrc, cdst) = {
+        let c = &g.socks[client.idx()];
+        (c.laddr, c.raddr)
+    };
+    {
+        let ch = &mut g.socks[child.idx()];
+        ch.opts = lopts;
+        // The child's local address is where the SYN went; its peer is the client.
+        let mut local = cdst;
+        let mut peer = csrc;
+        if lfamily == AF_INET6 && cdst.is_v4() {
+            local = cdst; // stays v4-mapped on a dual-stack listener
+            peer = csrc;
+        }
+        ch.laddr = local;
+        ch.raddr = peer;
+        ch.num = cdst.port;
+        ch.ss = SsState::Connected;
+        ch.userlocks = SOCK_BINDPORT_LOCK;
+    }
+    g.socks[child.idx()].cred = g.socks[client.idx()].cred;
+    let chs = sh(host, child);
+    let ls = sh(host, listener);
+    chs.sndbuf.store(ls.sndbuf.load(Ordering::Relaxed), Ordering::Relaxed);
+    chs.rcvbuf.store(ls.rcvbuf.load(Ordering::Relaxed), Ordering::Relaxed);
+    chs.set_state(TcpState::Established);
+    // Cross-link: each holds the other (the emulated wire).
+    sock_hold(g, client);
+    chs.peer.store(SockId::pack(Some(client)), Ordering::Release);
+    sock_hold(g, child);
+    sh(host, client).peer.store(SockId::pack(Some(child)), Ordering::Release);
+    let c = &mut g.socks[client.idx()];
+    c.pending_connect = 0;
+    sh(host, client).set_state(TcpState::Established);
+    // The accept queue holds the child's first reference.
+    super::unix::acceptq_push_pub(g, listener, child);
+    ls.wq.wake();
+    sh(host, client).wq.wake();
+    Ok(())
+}
+
+
+/// A SYN to a port nobody listens on: RST, so ECONNREFUSED (`tcp_reset` in SYN_SENT).
+fn tcp_refuse(host: &Host, g: &mut HostState, id: SockId) {
+    ktrace!("tcp_v4_connect -> tcp_v4_send_reset -> tcp_reset(SYN_SENT) -> tcp_done");
+    let s = sh(host, id);
+    s.err.store(libc::ECONNREFUSED, Ordering::Release);
+    tcp_done(host, g, id);
+}
+
+/// `tcp_done`: CLOSE, both directions shut, port released if autobound.
+fn tcp_done(host: &Host, g: &mut HostState, id: SockId) {
+    let s = sh(host, id);
+    s.set_state(TcpState::Close);
+    s.shutdown.store(SHUTDOWN_MASK, Ordering::Release);
+    g.socks[id.idx()].pending_connect = 0;
+    inet_put_port(g, id);
+    s.wq.wake();
+}
+
+/// Tries the handshake for a client in SYN_SENT (first try and every
+/// "retransmission" when a listener makes room).
+fn tcp_try_connect(host: &Host, g: &mut HostState, id: SockId) -> KResult<()> {
+    let dst = g.socks[id.idx()].raddr;
+    let hash = g.socks[id.idx()].laddr.port as u32;
+    match lookup_listener(host, g, &dst, hash) {
+        None => {
+            tcp_refuse(host, g, id);
+            Ok(())
+        }
+        Some(l) if sh(host, l).shutdown() & RCV_SHUTDOWN != 0 => {
+            tcp_refuse(host, g, id);
+            Ok(())
+        }
+        Some(l) => {
+            if acceptq_is_full(host, g, l) {
+                ktrace!("tcp_conn_request: sk_acceptq_is_full -> drop SYN");
+                let c = &mut g.socks[id.idx()];
+                if c.pending_connect == 0 {
+                    c.pending_connect = SockId::pack(Some(l));
+                    g.next_id += 1;
+                    c.pending_since = g.next_id;
+                }
+                return Ok(());
+            }
+            tcp_handshake(host, g, id, l)
+        }
+    }
+}
+
+/// A listener made room: the oldest SYN waiting for it is "retransmitted".
+fn retransmit_pending(host: &Host, g: &mut HostState, listener: SockId) {
+    let want = SockId::pack(Some(listener));
+    let mut waiting: Vec<(u64, usize)> = live(g)
+        .filter(|&i| g.socks[i].pending_connect == want && sh(host, SockId(i as u32)).state() == TcpState::SynSent)
+        .map(|i| (g.socks[i].pending_since, i))
+        .collect();
+    waiting.sort();
+    for (_, i) in waiting {
+        if acceptq_is_full(host, g, listener) {
+            break;
+        }
+        let _ = tcp_handshake(host, g, SockId(i as u32), listener);
+    }
+}
+
+/// `inet_stream_connect` -> `__inet_stream_connect`.
+fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
+    ktrace!("inet_stream_connect -> __inet_stream_connect");
+    let s = sh(host, id);
+    if uaddr.len() < 2 {
+        return Err(Errno::EINVAL);
+    }
+    if family_of(uaddr) == libc::AF_UNSPEC as u16 {
+        return with_host(host, |g| {
+            tcp_disconnect(host, g, id);
+            g.socks[id.idx()].ss = SsState::Unconnected;
+            Ok(())
+        });
+    }
+    let nonblock = s.nonblocking();
+    let mut err = with_host(host, |g| -> KResult<Errno> {
+        match g.socks[id.idx()].ss {
+            SsState::Connected => Err(Errno::EISCONN),
+            SsState::Connecting => Ok(Errno::EALREADY),
+            SsState::Disconnecting => Err(Errno::EINVAL),
+            SsState::Unconnected => {
+                if s.state() != TcpState::Close {
+                    return Err(Errno::EISCONN);
+                }
+                // tcp_v4_connect / tcp_v6_connect
+                let c = &g.socks[id.idx()];
+                let dst = parse_inet(c.family, uaddr, false, c.opts.v6only)?;
+                if c.family == AF_INET6 && dst.is_v4() && c.opts.v6only {
+                    return Err(Errno::ENETUNREACH);
+                }
+                if !dst.is_local() {
+                    return Err(crate::config::nonlocal_errno());
+                }
+                let dst = route_dst(dst);
+                let src = source_for(c, &dst);
+                g.socks[id.idx()].laddr.ip = src.ip;
+                inet_autobind(host, g, id)?;
+                g.socks[id.idx()].raddr = dst;
+                s.set_state(TcpState::SynSent);
+                g.socks[id.idx()].ss = SsState::Connecting;
+                tcp_try_connect(host, g, id)?;
+                Ok(Errno::EINPROGRESS)
+            }
+        }
+    })?;
+    // Wait while the handshake is in progress.
+    let deadline = SockShared::deadline(&s.sndtimeo_us);
+    let state = s.state();
+    if state == TcpState::SynSent || state == TcpState::SynRecv {
+        if nonblock {
+            return Err(err);
+        }
+        let r = wait_event(host, &s.wq, false, deadline, || {
+            let st = s.state();
+            Ok((st != TcpState::SynSent && st != TcpState::SynRecv).then_some(()))
+        });
+        match r {
+            Ok(()) => {}
+            Err(e) if e == Errno::EAGAIN => return Err(Errno::EINPROGRESS),
+            Err(e) => return Err(e),
+        }
+    } else if nonblock && err == Errno::EINPROGRESS {
+        // On loopback the handshake is never complete inside connect: the
+        // SYN-ACK waits in the socket's backlog until release_sock.
+        return Err(err);
+    }
+    with_host(host, |g| {
+        if s.state() == TcpState::Close {
+            // sock_error: the RST's error, or ECONNABORTED.
+            err = s.take_err().unwrap_or(Errno::ECONNABORTED);
+            g.socks[id.idx()].ss = SsState::Unconnected;
+            tcp_disconnect(host, g, id);
+            return Err(err);
+        }
+        g.socks[id.idx()].ss = SsState::Connected;
+        Ok(())
+    })
+}
+
+/// `tcp_disconnect`: back to CLOSE, ready to connect again.
+fn tcp_disconnect(host: &Host, g: &mut HostState, id: SockId) {
+    let s = sh(host, id);
+    let state = s.state();
+    if state == TcpState::Listen {
+        inet_csk_listen_stop(host, g, id);
+    } else if matches!(state, TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::FinWait2 | TcpState::SynRecv) {
+        tcp_send_active_reset(host, g, id);
+    }
+    if let Some(p) = SockId::unpack(s.peer.swap(0, Ordering::AcqRel)) {
+        sock_put(host, g, p);
+    }
+    queue::purge(host, id);
+    s.set_state(TcpState::Close);
+    s.shutdown.store(0, Ordering::Release);
+    g.socks[id.idx()].pending_connect = 0;
+    inet_put_port(g, id);
+    g.socks[id.idx()].raddr = InetAddr::any(g.socks[id.idx()].family);
+    if g.socks[id.idx()].userlocks & SOCK_BINDADDR_LOCK == 0 {
+        let f = g.socks[id.idx()].family;
+        let port = g.socks[id.idx()].laddr.port;
+        g.socks[id.idx()].laddr = InetAddr::any(f).with_port(port);
+    }
+    s.wq.wake();
+}
+
+/// A RST to the peer: it gets ECONNRESET (EPIPE in CLOSE_WAIT) and closes.
+fn tcp_send_active_reset(host: &Host, g: &mut HostState, id: SockId) {
+    ktrace!("tcp_send_active_reset -> tcp_reset(peer)");
+    if let Some(p) = sh(host, id).peer() {
+        tcp_reset(host, g, p);
+    }
+}
+
+/// `tcp_reset`: what receiving a RST does to a socket.
+fn tcp_reset(host: &Host, g: &mut HostState, id: SockId) {
+    let s = sh(host, id);
+    let err = match s.state() {
+        TcpState::SynSent => libc::ECONNREFUSED,
+        TcpState::CloseWait => libc::EPIPE,
+        TcpState::Close | TcpState::Free => return,
+        _ => libc::ECONNRESET,
+    };
+    s.err.store(err, Ordering::Release);
+    tcp_done(host, g, id);
+}
+
+/// Sending a FIN (`tcp_close_state` + `tcp_send_fin`) and the peer's
+/// `tcp_fin`; loopback acknowledges at once.
+fn tcp_send_fin(host: &Host, id: SockId) {
+    let s = sh(host, id);
+    let next = match s.state() {
+        TcpState::Established | TcpState::SynRecv => TcpState::FinWait2,
+        TcpState::CloseWait => TcpState::Close, // LAST_ACK, acknowledged
+        _ => return,
+    };
+    ktrace!("tcp_send_fin -> tcp_fin(peer)");
+    s.set_state(next);
+    if let Some(p) = s.peer() {
+        let ps = sh(host, p);
+        ps.shutdown.fetch_or(RCV_SHUTDOWN, Ordering::AcqRel);
+        match ps.state() {
+            TcpState::Established | TcpState::SynRecv => ps.set_state(TcpState::CloseWait),
+            TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing => {
+                // tcp_time_wait: the full socket is done.
+                ps.set_state(TcpState::Close);
+                ps.shutdown.store(SHUTDOWN_MASK, Ordering::Release);
+            }
+            _ => {}
+        }
+        ps.wq.wake();
+    }
+    if next == TcpState::Close {
+        s.shutdown.store(SHUTDOWN_MASK, Ordering::Release);
+    }
+    s.wq.wake();
+}
+
+/// `inet_csk_listen_stop`: children never accepted are reset.
+fn inet_csk_listen_stop(host: &Host, g: &mut HostState, id: SockId) {
+    while let Some(child) = acceptq_pop(g, id) {
+        ktrace!("inet_csk_listen_stop -> inet_child_forget -> tcp_disconnect(child)");
+        tcp_send_active_reset(host, g, child);
+        let cs = sh(host, child);
+        cs.set_flag(SOCK_DEAD, true);
+        cs.set_state(TcpState::Close);
+        if let Some(p) = SockId::unpack(cs.peer.swap(0, Ordering::AcqRel)) {
+            sock_put(host, g, p);
+        }
+        sock_put(host, g, child);
+    }
+    // Pending SYNs get no answer; the clients' connect keeps waiting as on
+    // Linux until their SYNs are refused: refuse them now.
+    let want = SockId::pack(Some(id));
+    let pend: Vec<usize> = live(g).filter(|&i| g.socks[i].pending_connect == want).collect();
+    for i in pend {
+        tcp_refuse(host, g, SockId(i as u32));
+    }
+}
+
+/// `inet_release` -> `tcp_close` / `udp_lib_close`.
+fn inet_release(host: &Host, g: &mut HostState, id: SockId) {
+    let s = sh(host, id);
+    if !is_tcp(&g.socks[id.idx()]) {
+        ktrace!("inet_release -> udp_lib_close");
+        s.set_flag(SOCK_DEAD, true);
+        s.set_state(TcpState::Close);
+        if let Some(p) = SockId::unpack(s.peer.swap(0, Ordering::AcqRel)) {
+            sock_put(host, g, p);
+        }
+        queue::purge_records(host, id);
+        g.socks[id.idx()].num = 0;
+        return;
+    }
+    ktrace!("inet_release -> tcp_close");
+    s.shutdown.store(SHUTDOWN_MASK, Ordering::Release);
+    let state = s.state();
+    if state == TcpState::Listen {
+        s.set_state(TcpState::Close);
+        inet_csk_listen_stop(host, g, id);
+    } else {
+        let unread = queue::purge(host, id) > 0;
+        let linger0 = g.socks[id.idx()].opts.linger_on && g.socks[id.idx()].opts.linger_secs == 0;
+        if state == TcpState::Close {
+            // already reset
+        } else if unread || linger0 {
+            ktrace!("tcp_close: data was unread or zero linger -> RST");
+            tcp_send_active_reset(host, g, id);
+            s.set_state(TcpState::Close);
+        } else {
+            tcp_send_fin(host, id);
+        }
+    }
+    s.set_flag(SOCK_DEAD, true);
+    g.socks[id.idx()].pending_connect = 0;
+    // The orphan keeps its peer link (the wire) until the peer goes; its
+    // port is free once the connection is gone (no TIME_WAIT is kept).
+    g.socks[id.idx()].num = 0;
+    if let Some(p) = s.peer() {
+        let ps = sh(host, p);
+        if ps.flag(SOCK_DEAD) || ps.state() == TcpState::Close {
+            s.peer.store(0, Ordering::Release);
+            sock_put(host, g, p);
+        }
+    }
+    s.wq.wake();
+}
+
+/// `inet_listen`.
+fn inet_listen(host: &Host, id: SockId, backlog: i32) -> KResult<()> {
+    ktrace!("inet_listen");
+    with_host(host, |g| {
+        let s = sh(host, id);
+        let c = &g.socks[id.idx()];
+        if c.ss != SsState::Unconnected || !is_tcp(c) {
+            return Err(Errno::EINVAL);
+        }
+        let old = s.state();
+        if old != TcpState::Close && old != TcpState::Listen {
+            return Err(Errno::EINVAL);
+        }
+        s.max_ack_backlog.store(backlog.max(0) as u32, Ordering::Relaxed);
+        if old != TcpState::Listen {
+            ktrace!("inet_csk_listen_start");
+            s.set_state(TcpState::Listen);
+            let port = g.socks[id.idx()].num;
+            match inet_get_port(host, g, id, port) {
+                Ok(p) => g.socks[id.idx()].laddr.port = p,
+                Err(e) => {
+                    s.set_state(TcpState::Close);
+                    return Err(e);
+                }
+            }
+        } else {
+            retransmit_pending(host, g, id);
+        }
+        Ok(())
+    })
+}
+
+/// `inet_accept` -> `inet_csk_accept`.
+fn inet_accept(host: &Host, id: SockId, nonblock: bool) -> KResult<SockId> {
+    ktrace!("inet_accept -> inet_csk_accept");
+    let s = sh(host, id);
+    if s.state() != TcpState::Listen {
+        return Err(Errno::EINVAL);
+    }
+    let deadline = SockShared::deadline(&s.rcvtimeo_us);
+    let child = wait_event(host, &s.wq, nonblock, deadline, || {
+        with_host(host, |g| {
+            if s.state() != TcpState::Listen {
+                return Err(Errno::EINVAL);
+            }
+            match acceptq_pop(g, id) {
+                Some(c) => {
+                    retransmit_pending(host, g, id);
+                    Ok(Some(c))
+                }
+                None => Ok(None),
+            }
+        })
+    })?;
+    Ok(child)
+}
+
+/// `inet_getname` / `inet6_getname`.
+fn inet_getname(host: &Host, id: SockId, peer: bool) -> KResult<Addr> {
+    with_host(host, |g| {
+        let c = &g.socks[id.idx()];
+        let s = sh(host, id);
+        if peer {
+            let st = s.state();
+            let connected = c.raddr.port != 0 && !(st == TcpState::Close || st == TcpState::SynSent);
+            if !connected {
+                return Err(Errno::ENOTCONN);
+            }
+            Ok(c.raddr.to_addr(c.family))
+        } else {
+            let mut a = c.laddr;
+            a.port = c.num;
+            if c.family == AF_INET6 && a.is_v4() && a.is_any() && c.raddr.port == 0 {
+                a = InetAddr::any(AF_INET6).with_port(c.num);
+            }
+            Ok(a.to_addr(c.family))
+        }
+    })
+}
+
+/// `inet_shutdown`.
+fn inet_shutdown(host: &Host, id: SockId, how: i32) -> KResult<()> {
+    ktrace!("inet_shutdown");
+    let how = how.wrapping_add(1);
+    if how as u32 & !SHUTDOWN_MASK != 0 || how == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let how = how as u32;
+    with_host(host, |g| {
+        let s = sh(host, id);
+        let tcp = is_tcp(&g.socks[id.idx()]);
+        if g.socks[id.idx()].ss == SsState::Connecting {
+            g.socks[id.idx()].ss = if matches!(s.state(), TcpState::SynSent | TcpState::SynRecv | TcpState::Close) {
+                SsState::Disconnecting
+            } else {
+                SsState::Connected
+            };
+        }
+        let mut err = Ok(());
+        match s.state() {
+            TcpState::Listen => {
+                if how & RCV_SHUTDOWN != 0 {
+                    tcp_disconnect(host, g, id);
+                    g.socks[id.idx()].ss = SsState::Unconnected;
+                }
+            }
+            TcpState::SynSent => {
+                tcp_disconnect(host, g, id);
+                g.socks[id.idx()].ss = SsState::Unconnected;
+            }
+            st => {
+                if st == TcpState::Close {
+                    err = Err(Errno::ENOTCONN);
+                }
+                s.shutdown.fetch_or(how, Ordering::AcqRel);
+                if tcp && how & SEND_SHUTDOWN != 0 {
+                    tcp_send_fin(host, id);
+                }
+            }
+        }
+        s.wq.wake();
+        err
+    })
+}
+
+/// Whether this socket can queue more to its peer (`sk_stream_is_writeable`).
+fn stream_writable(host: &Host, id: SockId) -> bool {
+    match sh(host, id).peer() {
+        Some(p) => {
+            let q = sh(host, p).rx.lock();
+            let cap = queue::capacity(host, &q);
+            cap - q.used() >= cap / 3
+        }
+        None => false,
+    }
+}
+
+/// `tcp_poll`.
+fn tcp_poll(host: &Host, id: SockId) -> u32 {
+    let s = sh(host, id);
+    let state = s.state();
+    if state == TcpState::Listen {
+        let ready = with_host(host, |g| g.socks[id.idx()].acceptq_len > 0);
+        return if ready { (libc::POLLIN | libc::POLLRDNORM) as u32 } else { 0 };
+    }
+    let shutdown = s.shutdown();
+    let mut mask = 0u32;
+    if shutdown == SHUTDOWN_MASK || state == TcpState::Close {
+        mask |= libc::POLLHUP as u32;
+    }
+    if shutdown & RCV_SHUTDOWN != 0 {
+        mask |= (libc::POLLIN | libc::POLLRDNORM | libc::POLLRDHUP) as u32;
+    }
+    if state != TcpState::SynSent && state != TcpState::SynRecv {
+        if queue::queued(host, id) > 0 {
+            mask |= (libc::POLLIN | libc::POLLRDNORM) as u32;
+        }
+        if shutdown & SEND_SHUTDOWN == 0 {
+            if stream_writable(host, id) {
+                mask |= (libc::POLLOUT | libc::POLLWRNORM) as u32;
+            }
+        } else {
+            mask |= (libc::POLLOUT | libc::POLLWRNORM) as u32;
+        }
+        if s.rx.lock().oob != 0 {
+            mask |= libc::POLLPRI as u32;
+        }
+    }
+    if s.err.load(Ordering::Relaxed) != 0 {
+        mask |= libc::POLLERR as u32;
+    }
+    mask
+}
+
+/// `udp_poll` (datagram_poll).
+fn udp_poll(host: &Host, id: SockId) -> u32 {
+    let s = sh(host, id);
+    let shutdown = s.shutdown();
+    let mut mask = 0u32;
+    if s.err.load(Ordering::Relaxed) != 0 {
+        mask |= libc::POLLERR as u32;
+    }
+    if shutdown & RCV_SHUTDOWN != 0 {
+        mask |= (libc::POLLRDHUP | libc::POLLIN | libc::POLLRDNORM) as u32;
+    }
+    if shutdown == SHUTDOWN_MASK {
+        mask |= libc::POLLHUP as u32;
+    }
+    if queue::first_record_len(host, id).0 > 0 {
+        mask |= (libc::POLLIN | libc::POLLRDNORM) as u32;
+    }
+    mask | (libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND) as u32
+}
+
+/// `inet_ioctl`: SIOCINQ/FIONREAD, SIOCOUTQ, SIOCATMARK.
+fn inet_ioctl(host: &Host, id: SockId, cmd: u64) -> KResult<i32> {
+    let s = sh(host, id);
+    let tcp = with_host(host, |g| is_tcp(&g.socks[id.idx()]));
+    match cmd {
+        libc::FIONREAD => {
+            if tcp {
+                if s.state() == TcpState::Listen {
+                    return Err(Errno::EINVAL);
+                }
+                Ok(queue::queued(host, id) as i32)
+            } else {
+                Ok(queue::first_record_len(host, id).1 as i32)
+            }
+        }
+        libc::TIOCOUTQ => {
+            if tcp && s.state() == TcpState::Listen {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0)
+        }
+        SIOCATMARK => Ok((s.rx.lock().oob != 0 && queue::queued(host, id) == 0) as i32),
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+// ----- TCP data -----------------------------------------------------------
+
+/// `sk_stream_error`: the error a failed send returns, with SIGPIPE.
+fn sk_stream_error(s: &SockShared, flags: i32, err: Errno) -> Errno {
+    let mut err = err;
+    if err == Errno::EPIPE {
+        err = s.take_err().unwrap_or(Errno::EPIPE);
+    }
+    if err == Errno::EPIPE && flags & libc::MSG_NOSIGNAL == 0 {
+        send_sigpipe();
+    }
+    err
+}
+
+/// `tcp_sendmsg_locked`.
+fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
+    ktrace!("tcp_sendmsg -> tcp_sendmsg_locked");
+    let s = sh(host, id);
+    let flags = msg.flags;
+    let nonblock = flags & libc::MSG_DONTWAIT != 0;
+    let deadline = SockShared::deadline(&s.sndtimeo_us);
+    // Wait for a connection to finish (sk_stream_wait_connect).
+    let st = s.state();
+    if st != TcpState::Established && st != TcpState::CloseWait {
+        let r = if let Some(e) = s.take_err() {
+            Err(e)
+        } else if st != TcpState::SynSent && st != TcpState::SynRecv {
+            Err(Errno::EPIPE)
+        } else if nonblock {
+            Err(Errno::EAGAIN)
+        } else {
+            wait_event(host, &s.wq, false, deadline, || {
+                let st = s.state();
+                Ok((st != TcpState::SynSent && st != TcpState::SynRecv).then_some(()))
+            })
+            .and_then(|_| match s.state() {
+                TcpState::Established | TcpState::CloseWait => Ok(()),
+                _ => Err(s.take_err().unwrap_or(Errno::EPIPE)),
+            })
+        };
+        if let Err(e) = r {
+            return Err(sk_stream_error(s, flags, e));
+        }
+    }
+    let len = queue::iov_len(&msg.iov);
+    let oob = flags & libc::MSG_OOB != 0;
+    let mut sent = 0;
+    loop {
+        let seq = s.wq.prepare();
+        if s.err.load(Ordering::Acquire) != 0 || s.shutdown() & SEND_SHUTDOWN != 0 {
+            if sent > 0 {
+                return Ok(sent);
+            }
+            return Err(sk_stream_error(s, flags, Errno::EPIPE));
+        }
+        if sent == len {
+            return Ok(sent);
+        }
+        let Some(peer) = s.peer() else {
+            return Err(sk_stream_error(s, flags, Errno::EPIPE));
+        };
+        let ps = sh(host, peer);
+        if ps.flag(SOCK_DEAD) && ps.state() == TcpState::Close || ps.shutdown() & RCV_SHUTDOWN != 0 && ps.flag(SOCK_DEAD) {
+            // Data to a closed socket: it answers with RST; this send succeeds.
+            with_host(host, |g| tcp_reset(host, g, id));
+            return Ok(len - sent);
+        }
+        let n = if oob && len - sent == 1 {
+            // The urgent byte: the last byte of an MSG_OOB send.
+            let mut b = [0u8; 1];
+            let mut skip = sent;
+            for v in &msg.iov {
+                if skip < v.len() {
+                    b[0] = v[skip];
+                    break;
+                }
+                skip -= v.len();
+            }
+            ps.rx.lock().oob = b[0] as i32 | 0x100;
+            1
+        } else {
+            let want = if oob { len - sent - 1 } else { len - sent };
+            queue::stream_put(host, peer, &msg.iov, sent, want)
+        };
+        if n > 0 {
+            sent += n;
+            ps.wq.wake();
+            continue;
+        }
+        if nonblock {
+            return if sent > 0 { Ok(sent) } else { Err(Errno::EAGAIN) };
+        }
+        if let Err(e) = s.wq.wait(seq, deadline, &|| {
+            crate::task::reap_dead(host);
+        }) {
+            return if sent > 0 { Ok(sent) } else { Err(e) };
+        }
+    }
+}
+
+/// `tcp_recvmsg_locked`.
+fn tcp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize> {
+    ktrace!("tcp_recvmsg -> tcp_recvmsg_locked");
+    let s = sh(host, id);
+    let flags = msg.flags;
+    if s.state() == TcpState::Listen {
+        return Err(Errno::ENOTCONN);
+    }
+    if flags & libc::MSG_OOB != 0 {
+        return tcp_recv_urg(host, id, msg);
+    }
+    let peek = flags & libc::MSG_PEEK != 0;
+    let trunc = flags & libc::MSG_TRUNC != 0;
+    let nonblock = flags & libc::MSG_DONTWAIT != 0;
+    let size = queue::iov_len_mut(&msg.iov);
+    let lowat = with_host(host, |g| g.socks[id.idx()].opts.rcvlowat.max(1)) as usize;
+    let target = if flags & libc::MSG_WAITALL != 0 { size } else { lowat.min(size).max(1) };
+    let deadline = SockShared::deadline(&s.rcvtimeo_us);
+    let mut copied = 0;
+    let mut scratch = Vec::new();
+    loop {
+        let seq = s.wq.prepare();
+        let n = if trunc && !peek {
+            // MSG_TRUNC on TCP: discard without copying.
+            let want = size - copied;
+            scratch.resize(want.min(65536), 0);
+            let mut v: Vec<&mut [u8]> = vec![&mut scratch[..]];
+            queue::stream_take(host, id, &mut v, false)
+        } else {
+            let mut rest: Vec<&mut [u8]> = Vec::new();
+            let mut skip = copied;
+            for b in msg.iov.iter_mut() {
+                if skip >= b.len() {
+                    skip -= b.len();
+                    continue;
+                }
+                rest.push(&mut b[skip..]);
+                skip = 0;
+            }
+            queue::stream_take(host, id, &mut rest, peek)
+        };
+        if n > 0 {
+            copied += n;
+            if let Some(p) = s.peer() {
+                sh(host, p).wq.wake();
+            }
+            if peek || copied >= target || copied >= size {
+                break;
+            }
+            continue;
+        }
+        if size == 0 {
+            break;
+        }
+        if copied > 0 {
+            if nonblock || s.err.load(Ordering::Relaxed) != 0 || s.state() == TcpState::Close || s.shutdown() & RCV_SHUTDOWN != 0 {
+                break;
+            }
+        } else {
+            if let Some(e) = s.take_err() {
+                return Err(e);
+            }
+            if s.shutdown() & RCV_SHUTDOWN != 0 {
+                break;
+            }
+            if s.state() == TcpState::Close {
+                return Err(Errno::ENOTCONN);
+            }
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+        }
+        if let Err(e) = s.wq.wait(seq, deadline, &|| {
+            crate::task::reap_dead(host);
+        }) {
+            if copied > 0 {
+                break;
+            }
+            return Err(e);
+        }
+    }
+    Ok(copied)
+}
+
+/// `tcp_recv_urg`.
+fn tcp_recv_urg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize> {
+    let s = sh(host, id);
+    let oobinline = with_host(host, |g| g.socks[id.idx()].opts.oobinline);
+    let mut q = s.rx.lock();
+    if oobinline || q.oob == 0 || q.oob & 0x200 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let byte = (q.oob & 0xff) as u8;
+    if msg.flags & libc::MSG_PEEK == 0 {
+        q.oob |= 0x200;
+    }
+    drop(q);
+    msg.msg_flags |= libc::MSG_OOB;
+    match msg.iov.iter_mut().find(|b| !b.is_empty()) {
+        Some(b) => {
+            b[0] = byte;
+            Ok(1)
+        }
+        None => {
+            msg.msg_flags |= libc::MSG_TRUNC;
+            Ok(0)
+        }
+    }
+}
+
+// ----- UDP ----------------------------------------------------------------
+
+/// `__udp4_lib_lookup`: the socket that receives a datagram for `dst` from `src`.
+fn udp_lookup(g: &HostState, dst: &InetAddr, src: &InetAddr) -> Option<SockId> {
+    let mut best: Option<(u8, usize)> = None;
+    for i in live(g) {
+        let c = &g.socks[i];
+        if !inet_family(c.family) || is_tcp(c) || c.num != dst.port {
+            continue;
+        }
+        let Some(mut score) = accepts(c, dst) else { continue };
+        if c.raddr.port != 0 {
+            let r = c.raddr;
+            let same = if r.is_v4() == src.is_v4() { r.ip == src.ip } else { false };
+            if !same || r.port != src.port {
+                continue;
+            }
+            score += 2;
+        }
+        if best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, i));
+        }
+    }
+    best.map(|(_, i)| SockId(i as u32))
+}
+
+/// `inet_dgram_connect` -> `ip4_datagram_connect` / `ip6_datagram_connect`.
+fn inet_dgram_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
+    ktrace!("inet_dgram_connect -> ip4_datagram_connect");
+    if uaddr.len() < 2 {
+        return Err(Errno::EINVAL);
+    }
+    let s = sh(host, id);
+    with_host(host, |g| {
+        if family_of(uaddr) == libc::AF_UNSPEC as u16 {
+            // udp_disconnect
+            s.set_state(TcpState::Close);
+            let c = &mut g.socks[id.idx()];
+            c.raddr = InetAddr::any(c.family);
+            if c.userlocks & SOCK_BINDADDR_LOCK == 0 {
+                let port = c.laddr.port;
+                c.laddr = InetAddr::any(c.family).with_port(port);
+            }
+            if c.userlocks & SOCK_BINDPORT_LOCK == 0 {
+                c.num = 0;
+                c.laddr.port = 0;
+            }
+            return Ok(());
+        }
+        let c = &g.socks[id.idx()];
+        let dst = parse_inet(c.family, uaddr, false, c.opts.v6only)?;
+        if c.family == AF_INET6 && dst.is_v4() && c.opts.v6only {
+            return Err(Errno::ENETUNREACH);
+        }
+        if dst.is_v4_broadcast() && !c.opts.broadcast {
+            return Err(Errno::EACCES);
+        }
+        if !dst.is_local() && !dst.is_v4_broadcast() {
+            return Err(crate::config::nonlocal_errno());
+        }
+        let dst = route_dst(dst);
+        inet_autobind(host, g, id)?;
+        let src = source_for(&g.socks[id.idx()], &dst);
+        let c = &mut g.socks[id.idx()];
+        if c.laddr.is_any() {
+            c.laddr.ip = src.ip;
+        }
+        c.raddr = dst;
+        s.set_state(TcpState::Established);
+        Ok(())
+    })
+}
+
+/// `udp_sendmsg` / `udpv6_sendmsg`.
+fn udp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
+    ktrace!("udp_sendmsg");
+    let s = sh(host, id);
+    let len = queue::iov_len(&msg.iov);
+    if len > 0xffff {
+        return Err(Errno::EMSGSIZE);
+    }
+    if msg.flags & libc::MSG_OOB != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if let Some(e) = s.take_err() {
+        return Err(e);
+    }
+    with_host(host, |g| {
+        let family = g.socks[id.idx()].family;
+        let dst = match msg.name {
+            Some(n) if !n.is_empty() => {
+                let c = &g.socks[id.idx()];
+                let d = if family == AF_INET {
+                    if n.len() < 16 {
+                        return Err(Errno::EINVAL);
+                    }
+                    let f = family_of(n);
+                    if f != AF_INET && f != libc::AF_UNSPEC as u16 {
+                        return Err(Errno::EAFNOSUPPORT);
+                    }
+                    InetAddr::v4([n[4], n[5], n[6], n[7]], u16::from_be_bytes([n[2], n[3]]))
+                } else {
+                    if n.len() < 24 {
+                        return Err(Errno::EINVAL);
+                    }
+                    if family_of(n) != AF_INET6 {
+                        return Err(Errno::EAFNOSUPPORT);
+                    }
+                    let d = InetAddr::parse(n).expect("length checked");
+                    if d.is_v4() && c.opts.v6only {
+                        return Err(Errno::ENETUNREACH);
+                    }
+                    d
+                };
+                if d.port == 0 {
+                    return Err(Errno::EINVAL);
+                }
+                d
+            }
+            _ => {
+                if s.state() != TcpState::Established {
+                    return Err(Errno::EDESTADDRREQ);
+                }
+                g.socks[id.idx()].raddr
+            }
+        };
+        let max = if family == AF_INET || dst.is_v4() { 65507 } else { 65527 };
+        if len > max {
+            return Err(Errno::EMSGSIZE);
+        }
+        if dst.is_v4_broadcast() && !g.socks[id.idx()].opts.broadcast {
+            return Err(Errno::EACCES);
+        }
+        if !dst.is_local() {
+            if dst.is_v4_broadcast() || dst.is_multicast() {
+                // Nobody else is on this host's lo: the datagram goes nowhere.
+                inet_autobind(host, g, id)?;
+                return Ok(len);
+            }
+            return Err(crate::config::nonlocal_errno());
+        }
+        let dst = route_dst(dst);
+        inet_autobind(host, g, id)?;
+        let c = &g.socks[id.idx()];
+        let mut src = source_for(c, &dst);
+        src.port = c.num;
+        match udp_lookup(g, &dst, &src) {
+            Some(r) => {
+                let rs = sh(host, r);
+                let from = src.to_addr(AF_INET6);
+                let limit = rs.rcvbuf.load(Ordering::Relaxed) as usize;
+                let q = queue::first_record_len(host, r);
+                let used = rs.rx.lock().used();
+                if used <= limit && (q.0 as usize) < 100_000 {
+                    let cred = c.cred;
+                    if queue::record_put(host, r, cred, &from, &[], &msg.iov) {
+                        rs.wq.wake();
+                    }
+                }
+            }
+            None => {
+                // ICMP port unreachable: a connected socket learns of it.
+                ktrace!("udp: no socket -> icmp_send(PORT_UNREACH) -> __udp4_lib_err");
+                if s.state() == TcpState::Established {
+                    s.err.store(libc::ECONNREFUSED, Ordering::Release);
+                    s.wq.wake();
+                }
+            }
+        }
+        Ok(len)
+    })
+}
+
+/// `udp_recvmsg` / `udpv6_recvmsg`.
+fn udp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize> {
+    ktrace!("udp_recvmsg");
+    let s = sh(host, id);
+    let flags = msg.flags;
+    if flags & libc::MSG_OOB != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let peek = flags & libc::MSG_PEEK != 0;
+    let nonblock = flags & libc::MSG_DONTWAIT != 0;
+    let deadline = SockShared::deadline(&s.rcvtimeo_us);
+    let family = with_host(host, |g| g.socks[id.idx()].family);
+    let rec = wait_event(host, &s.wq, nonblock, deadline, || {
+        if let Some(e) = s.take_err() {
+            return Err(e);
+        }
+        if let Some(r) = queue::record_take(host, id, &mut msg.iov, peek) {
+            return Ok(Some(r));
+        }
+        if s.shutdown() & RCV_SHUTDOWN != 0 {
+            return Err(Errno(0));
+        }
+        Ok(None)
+    });
+    let rec = match rec {
+        Ok(r) => r,
+        Err(Errno(0)) => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    if let Some(a) = InetAddr::parse(rec.from.as_bytes()) {
+        msg.name = Some(a.to_addr(family));
+    }
+    if rec.copied < rec.len {
+        msg.msg_flags |= libc::MSG_TRUNC;
+    }
+    Ok(if flags & libc::MSG_TRUNC != 0 { rec.len } else { rec.copied })
+}
+
+// ----- options --------------------------------------------------------------
+
+fn int_in(val: &[u8]) -> KResult<i32> {
+    if val.len() < 4 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(i32::from_ne_bytes([val[0], val[1], val[2], val[3]]))
+}
+
+/// IPPROTO_IP / IPPROTO_IPV6 / IPPROTO_TCP / IPPROTO_UDP setsockopt.
+fn inet_setsockopt(host: &Host, id: SockId, level: i32, name: i32, val: &[u8]) -> KResult<()> {
+    with_host(host, |g| {
+        let tcp = is_tcp(&g.socks[id.idx()]);
+        let family = g.socks[id.idx()].family;
+        let state = sh(host, id).state();
+        let o = &mut g.socks[id.idx()].opts;
+        match (level, name) {
+            (libc::IPPROTO_TCP, _) if !tcp => Err(Errno::ENOPROTOOPT),
+            (libc::IPPROTO_TCP, libc::TCP_NODELAY) => {
+                o.nodelay = int_in(val)? != 0;
+                Ok(())
+            }
+            (libc::IPPROTO_TCP, libc::TCP_CORK) => {
+                o.cork = int_in(val)? != 0;
+                Ok(())
+            }
+            (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => {
+                o.quickack = int_in(val)? != 0;
+                Ok(())
+            }
+            (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) | (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => {
+                let v = int_in(val)?;
+                if !(1..=32767).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                if name == libc::TCP_KEEPIDLE {
+                    o.keepidle = v
+                } else {
+                    o.keepintvl = v
+                }
+                Ok(())
+            }
+            (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => {
+                let v = int_in(val)?;
+                if !(1..=127).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                o.keepcnt = v;
+                Ok(())
+            }
+            (libc::IPPROTO_TCP, libc::TCP_MAXSEG) => {
+                let v = int_in(val)?;
+                if v != 0 && !(88..=32767).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                o.maxseg = v;
+                Ok(())
+            }
+            (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT)
+            | (libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT)
+            | (libc::IPPROTO_TCP, libc::TCP_FASTOPEN)
+            | (libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT)
+            | (libc::IPPROTO_TCP, libc::TCP_LINGER2) => int_in(val).map(|_| ()),
+            (libc::IPPROTO_TCP, _) => Err(Errno::ENOPROTOOPT),
+            (libc::IPPROTO_IP, libc::IP_TOS) => {
+                o.tos = int_in(val).or_else(|_| if val.len() == 1 { Ok(val[0] as i32) } else { Err(Errno::EINVAL) })? & 0xfc;
+                Ok(())
+            }
+            (libc::IPPROTO_IP, libc::IP_TTL) => {
+                let v = int_in(val)?;
+                if v != -1 && !(1..=255).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                o.ttl = v;
+                Ok(())
+            }
+            (libc::IPPROTO_IP, libc::IP_RECVERR)
+            | (libc::IPPROTO_IP, libc::IP_PKTINFO)
+            | (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER)
+            | (libc::IPPROTO_IP, libc::IP_FREEBIND)
+            | (libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT) => {
+                if val.is_empty() {
+                    return Err(Errno::EINVAL);
+                }
+                Ok(())
+            }
+            (libc::IPPROTO_IP, _) => Err(Errno::ENOPROTOOPT),
+            (libc::IPPROTO_IPV6, _) if family != AF_INET6 => Err(Errno::ENOPROTOOPT),
+            (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => {
+                let v = int_in(val)?;
+                if g.socks[id.idx()].num != 0 || state != TcpState::Close {
+                    return Err(Errno::EINVAL);
+                }
+                g.socks[id.idx()].opts.v6only = v != 0;
+                Ok(())
+            }
+            (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) | (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) | (libc::IPPROTO_IPV6, libc::IPV6_RECVERR) => {
+                int_in(val).map(|_| ())
+            }
+            (libc::IPPROTO_IPV6, _) => Err(Errno::ENOPROTOOPT),
+            (libc::IPPROTO_UDP, _) if !tcp => int_in(val).map(|_| ()),
+            _ => Err(Errno::ENOPROTOOPT),
+        }
+    })
+}
+
+fn tcp_info(state: TcpState, len: usize) -> Vec<u8> {
+    let mut b = vec![0u8; TCP_INFO_LEN];
+    b[0] = state as u8;
+    b.truncate(len);
+    b
+}
+
+/// IPPROTO_IP / IPPROTO_IPV6 / IPPROTO_TCP getsockopt.
+fn inet_getsockopt(host: &Host, id: SockId, level: i32, name: i32, len: usize) -> KResult<Vec<u8>> {
+    with_host(host, |g| {
+        let c = &g.socks[id.idx()];
+        let tcp = is_tcp(c);
+        let o = &c.opts;
+        let state = sh(host, id).state();
+        let v = match (level, name) {
+            (libc::IPPROTO_TCP, _) if !tcp => return Err(Errno::EOPNOTSUPP),
+            (libc::IPPROTO_TCP, libc::TCP_NODELAY) => o.nodelay as i32,
+            (libc::IPPROTO_TCP, libc::TCP_CORK) => o.cork as i32,
+            (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => (!o.quickack) as i32 ^ 1,
+            (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => o.keepidle,
+            (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => o.keepintvl,
+            (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => o.keepcnt,
+            (libc::IPPROTO_TCP, libc::TCP_MAXSEG) => {
+                if o.maxseg != 0 {
+                    o.maxseg
+                } else if matches!(state, TcpState::Close | TcpState::Listen) {
+                    536
+                } else {
+                    32741
+                }
+            }
+            (libc::IPPROTO_TCP, libc::TCP_INFO) => return Ok(tcp_info(state, len)),
+            (libc::IPPROTO_TCP, _) => return Err(Errno::ENOPROTOOPT),
+            (libc::IPPROTO_IP, libc::IP_TOS) => o.tos,
+            (libc::IPPROTO_IP, libc::IP_TTL) => {
+                if o.ttl == -1 {
+                    64
+                } else {
+                    o.ttl
+                }
+            }
+            (libc::IPPROTO_IP, _) => return Err(Errno::ENOPROTOOPT),
+            (libc::IPPROTO_IPV6, _) if c.family != AF_INET6 => return Err(Errno::EOPNOTSUPP),
+            (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => o.v6only as i32,
+            (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) => 64,
+            (libc::IPPROTO_IPV6, _) => return Err(Errno::ENOPROTOOPT),
+            _ => return Err(Errno::EOPNOTSUPP),
+        };
+        Ok(int_out(v, len))
+    })
+}

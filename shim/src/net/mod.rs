@@ -1,0 +1,24 @@
+//! The emulated socket layer, organised as the kernel's is.
+//!
+//! - `socket`: net/socket.c — the system-call entry points (`__sys_socket`,
+//!   `__sys_bind`, ...), file references, and dispatch through `ProtoOps`.
+//! - `unix`: net/unix/af_unix.c — AF_UNIX stream, datagram and seqpacket.
+//! - `inet`: net/ipv4/af_inet.c, inet_connection_sock.c, tcp.c, udp.c and
+//!   their IPv6 twins — TCP and UDP on the emulated loopback.
+//! - `sock`: the socket object (`struct sock` + `struct file`).
+//! - `queue`: receive queues: byte streams and datagram records in a ring.
+//! - `sockopt`: SOL_SOCKET options (net/core/sock.c).
+//! - `addr`: sockaddr parsing.
+//!
+//! Everything here is safe Rust working on the shared `Host`; user memory
+//! never reaches this layer except as slices the FFI layer checked.
+
+pub mod addr;
+pub mod inet;
+pub mod queue;
+pub mod sock;
+pub mod socket;
+pub mod sockopt;
+pub mod unix;
+
+pub use socket::*;

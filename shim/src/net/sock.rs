@@ -1,0 +1,372 @@
+//! The socket object: `struct socket` + `struct sock` + its `struct file`.
+//!
+//! In the kernel a socket has exactly one `struct file`, which every fd
+//! (dup, fork, SCM_RIGHTS) shares; so the emulation keeps one object per
+//! socket and splits it by who may touch what:
+//! - `SockCtl`, under the host lock: identity, names, options, the accept
+//!   queue, reference counts. Connect, bind, accept and close work here.
+//! - `SockShared`, lock-free words and the receive-queue lock: what the data
+//!   path reads and writes while the peer is awake, without the host lock
+//!   and without a system call.
+
+use super::addr::{Addr, InetAddr};
+use crate::shm::mutex::ShmMutex;
+use crate::shm::futex;
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// An index into the socket table. Stored in shared memory as `idx + 1`
+/// (0 = none) by `SockId::pack`/`unpack`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SockId(pub u32);
+
+impl SockId {
+    pub fn pack(id: Option<SockId>) -> u32 {
+        id.map_or(0, |s| s.0 + 1)
+    }
+    pub fn unpack(v: u32) -> Option<SockId> {
+        v.checked_sub(1).map(SockId)
+    }
+    pub fn idx(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// `sk_state`, numbered as in include/net/tcp_states.h. AF_UNIX uses the
+/// same values the kernel gives it (CLOSE, LISTEN, ESTABLISHED).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub enum TcpState {
+    /// A free slot (the kernel has no such state).
+    Free = 0,
+    Established = 1,
+    SynSent = 2,
+    SynRecv = 3,
+    FinWait1 = 4,
+    FinWait2 = 5,
+    TimeWait = 6,
+    Close = 7,
+    CloseWait = 8,
+    LastAck = 9,
+    Listen = 10,
+    Closing = 11,
+}
+
+impl TcpState {
+    pub fn from_u32(v: u32) -> TcpState {
+        use TcpState::*;
+        match v {
+            1 => Established,
+            2 => SynSent,
+            3 => SynRecv,
+            4 => FinWait1,
+            5 => FinWait2,
+            6 => TimeWait,
+            7 => Close,
+            8 => CloseWait,
+            9 => LastAck,
+            10 => Listen,
+            11 => Closing,
+            _ => Free,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        use TcpState::*;
+        match self {
+            Free => "FREE",
+            Established => "ESTAB",
+            SynSent => "SYN-SENT",
+            SynRecv => "SYN-RECV",
+            FinWait1 => "FIN-WAIT-1",
+            FinWait2 => "FIN-WAIT-2",
+            TimeWait => "TIME-WAIT",
+            Close => "UNCONN",
+            CloseWait => "CLOSE-WAIT",
+            LastAck => "LAST-ACK",
+            Listen => "LISTEN",
+            Closing => "CLOSING",
+        }
+    }
+}
+
+/// `sock->state` (include/linux/net.h), what inet_stream_connect switches on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[repr(u8)]
+pub enum SsState {
+    #[default]
+    Unconnected = 0,
+    Connecting = 1,
+    Connected = 2,
+    Disconnecting = 3,
+}
+
+/// sk_shutdown bits (include/net/sock.h).
+pub const RCV_SHUTDOWN: u32 = 1;
+pub const SEND_SHUTDOWN: u32 = 2;
+pub const SHUTDOWN_MASK: u32 = 3;
+
+/// Which `proto_ops` table a socket uses (the kernel's `sock->ops`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[repr(u8)]
+pub enum OpsId {
+    #[default]
+    None = 0,
+    UnixStream = 1,
+    UnixDgram = 2,
+    UnixSeqpacket = 3,
+    InetStream = 4,
+    InetDgram = 5,
+}
+
+impl OpsId {
+    pub fn from_u32(v: u32) -> OpsId {
+        match v {
+            1 => OpsId::UnixStream,
+            2 => OpsId::UnixDgram,
+            3 => OpsId::UnixSeqpacket,
+            4 => OpsId::InetStream,
+            5 => OpsId::InetDgram,
+            _ => OpsId::None,
+        }
+    }
+}
+
+/// Credentials as SO_PEERCRED / SCM_CREDENTIALS carry them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Cred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Socket options that only the control path reads.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct Opts {
+    pub reuseaddr: bool,
+    pub reuseport: bool,
+    pub passcred: bool,
+    pub keepalive: bool,
+    pub broadcast: bool,
+    pub v6only: bool,
+    pub nodelay: bool,
+    pub cork: bool,
+    pub quickack: bool,
+    pub linger_on: bool,
+    pub oobinline: bool,
+    pub linger_secs: i32,
+    pub tos: i32,
+    pub ttl: i32,
+    pub maxseg: i32,
+    pub keepidle: i32,
+    pub keepintvl: i32,
+    pub keepcnt: i32,
+    pub rcvlowat: i32,
+}
+
+/// The control block of one socket, under the host lock.
+#[repr(C)]
+pub struct SockCtl {
+    pub in_use: bool,
+    pub family: u16,
+    /// SOCK_STREAM / SOCK_DGRAM / SOCK_SEQPACKET as `sock->type` reports it.
+    pub kind: u16,
+    pub protocol: u16,
+    pub ops: OpsId,
+    pub ss: SsState,
+    /// Bumped each time the slot is reused, for `ss` and the trace.
+    pub gen: u32,
+    /// fds referring to this socket's file, over all processes.
+    pub f_count: u32,
+    /// `sk_refcnt`: the file (while f_count > 0), a peer's pointer, a queue link.
+    pub refcnt: u32,
+    /// The bound name (`unix_sk(sk)->addr`, inet saddr/sport).
+    pub addr: Addr,
+    /// The remote name (inet daddr/dport after connect).
+    pub peer_addr: Addr,
+    /// The inode a unix path bind made, for unix_find_bsd.
+    pub path_dev: u64,
+    pub path_ino: u64,
+    /// Listener: `sk_max_ack_backlog` and the queue of embryos/children.
+    pub backlog: u32,
+    pub acceptq_head: u32,
+    pub acceptq_tail: u32,
+    pub acceptq_len: u32,
+    /// Link in a listener's accept queue, and that listener.
+    pub q_next: u32,
+    pub parent: u32,
+    /// SO_PEERCRED of this socket (the peer's credentials).
+    pub peer_cred: Cred,
+    /// Credentials of whoever created/connected this socket.
+    pub cred: Cred,
+    pub opts: Opts,
+    /// A TCP connect waiting for room in a full accept queue (the
+    /// listener its SYN will be "retransmitted" to).
+    pub pending_connect: u32,
+    /// AF_INET/AF_INET6: `inet_rcv_saddr`/`inet_num` and `inet_daddr`/`inet_dport`.
+    pub laddr: InetAddr,
+    pub raddr: InetAddr,
+    /// `inet_num`: the bound local port (0: none).
+    pub num: u16,
+    /// SOCK_BINDADDR_LOCK / SOCK_BINDPORT_LOCK: the user chose them.
+    pub userlocks: u8,
+    /// When this socket started to wait in a pending connect (ordering).
+    pub pending_since: u64,
+}
+
+pub const SOCK_BINDADDR_LOCK: u8 = 4;
+pub const SOCK_BINDPORT_LOCK: u8 = 8;
+
+/// Wait queue: the futex word sleepers wait on (`sk_wq`).
+#[repr(C)]
+#[derive(Default)]
+pub struct WaitQueue {
+    seq: AtomicU32,
+    waiters: AtomicU32,
+}
+
+impl WaitQueue {
+    /// Read before testing the condition; pass to `wait`.
+    pub fn prepare(&self) -> u32 {
+        self.seq.load(Ordering::SeqCst)
+    }
+
+    /// `wake_up_interruptible_all`: no system call unless somebody sleeps.
+    pub fn wake(&self) {
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) != 0 {
+            futex::wake(&self.seq, i32::MAX);
+        }
+    }
+
+    /// Sleeps until `wake` (after `prepare` returned `seq`), the deadline,
+    /// or a signal. Every `tick`, `on_tick` runs (the dead-process reaper);
+    /// the wait goes on unless the sequence moved.
+    pub fn wait(&self, seq: u32, deadline: Option<Instant>, on_tick: &dyn Fn()) -> Result<(), crate::errno::Errno> {
+        const TICK: Duration = Duration::from_millis(100);
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let r = loop {
+            let now = Instant::now();
+            let left = match deadline {
+                Some(d) if d <= now => break Err(crate::errno::Errno::EAGAIN),
+                Some(d) => (d - now).min(TICK),
+                None => TICK,
+            };
+            match futex::wait(&self.seq, seq, Some(left)) {
+                Ok(()) => break Ok(()),
+                Err(e) if e == crate::errno::Errno::ETIMEDOUT => {
+                    on_tick();
+                    if self.seq.load(Ordering::SeqCst) != seq {
+                        break Ok(());
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
+    pub fn waiters(&self) -> u32 {
+        self.waiters.load(Ordering::Relaxed)
+    }
+}
+
+/// The receive queue's indices, under `SockShared::rx`.
+#[repr(C)]
+#[derive(Default)]
+pub struct RxQueue {
+    /// Free-running read and write positions in the ring.
+    pub head: u64,
+    pub tail: u64,
+    /// Records queued (datagram and seqpacket sockets).
+    pub nrec: u32,
+    /// Bytes the sender may have in flight here (the sender's SO_SNDBUF).
+    pub limit: u32,
+    /// Out-of-band byte, when one is pending (TCP urgent data).
+    pub oob: i32,
+}
+
+impl RxQueue {
+    pub fn used(&self) -> usize {
+        (self.tail - self.head) as usize
+    }
+}
+
+/// The words of one socket the data path touches without the host lock.
+#[repr(C, align(128))]
+pub struct SockShared {
+    pub wq: WaitQueue,
+    /// `OpsId` as u32: read lock-free by the data path's dispatch.
+    pub ops: AtomicU32,
+    pub rx: ShmMutex<RxQueue>,
+    /// `TcpState` as u32.
+    pub state: AtomicU32,
+    /// RCV_SHUTDOWN | SEND_SHUTDOWN.
+    pub shutdown: AtomicU32,
+    /// `sk_err`: a pending error reported once (SO_ERROR or the next call).
+    pub err: AtomicI32,
+    /// The connected peer (`unix_peer`), packed.
+    pub peer: AtomicU32,
+    /// File status flags (O_NONBLOCK) of the socket's file.
+    pub f_flags: AtomicU32,
+    pub sndbuf: AtomicU32,
+    pub rcvbuf: AtomicU32,
+    /// SO_RCVTIMEO / SO_SNDTIMEO in microseconds (0 = none).
+    pub rcvtimeo_us: AtomicU64,
+    pub sndtimeo_us: AtomicU64,
+    /// Bytes this socket has written and the peer not yet read (SIOCOUTQ).
+    pub wmem_queued: AtomicU32,
+    /// `sk_max_ack_backlog`: the listen backlog, or for AF_UNIX datagram
+    /// sockets net.unix.max_dgram_qlen.
+    pub max_ack_backlog: AtomicU32,
+    /// SOCK_* flags below.
+    pub flags: AtomicU32,
+}
+
+/// `sock_flag(sk, SOCK_DEAD)`: the socket was released (its file closed).
+pub const SOCK_DEAD: u32 = 1;
+/// SO_PASSCRED, read by the data path.
+pub const SOCK_PASSCRED: u32 = 2;
+
+impl SockShared {
+    pub fn state(&self) -> TcpState {
+        TcpState::from_u32(self.state.load(Ordering::Acquire))
+    }
+    pub fn set_state(&self, s: TcpState) {
+        self.state.store(s as u32, Ordering::Release);
+    }
+    pub fn peer(&self) -> Option<SockId> {
+        SockId::unpack(self.peer.load(Ordering::Acquire))
+    }
+    pub fn nonblocking(&self) -> bool {
+        self.f_flags.load(Ordering::Relaxed) & libc::O_NONBLOCK as u32 != 0
+    }
+    pub fn shutdown(&self) -> u32 {
+        self.shutdown.load(Ordering::Acquire)
+    }
+    /// `sock_error`: takes the pending error.
+    pub fn take_err(&self) -> Option<crate::errno::Errno> {
+        match self.err.swap(0, Ordering::AcqRel) {
+            0 => None,
+            e => Some(crate::errno::Errno(e)),
+        }
+    }
+    pub fn flag(&self, f: u32) -> bool {
+        self.flags.load(Ordering::Acquire) & f != 0
+    }
+    pub fn set_flag(&self, f: u32, on: bool) {
+        if on {
+            self.flags.fetch_or(f, Ordering::AcqRel);
+        } else {
+            self.flags.fetch_and(!f, Ordering::AcqRel);
+        }
+    }
+    pub fn deadline(us: &AtomicU64) -> Option<Instant> {
+        match us.load(Ordering::Relaxed) {
+            0 => None,
+            v => Some(Instant::now() + Duration::from_micros(v)),
+        }
+    }
+}

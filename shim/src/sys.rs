@@ -1,0 +1,93 @@
+//! Raw system calls for the shim's own use.
+//!
+//! The shim exports `close`, `read`, `fcntl`, `syscall`, ... so a call to
+//! libc's versions from inside the shim would come straight back into the
+//! shim. Everything the shim asks of the kernel for itself therefore goes
+//! through `syscall!`, which issues the `syscall` instruction directly and
+//! turns a negative return into an `Errno`. The real libc functions (with
+//! glibc's cancellation points and wrappers) are kept for the programs' own
+//! passthrough calls, in `ffi::real`.
+
+use crate::errno::{Errno, KResult};
+
+/// Issues system call `nr` with up to six arguments; returns the raw value.
+///
+/// # Safety
+/// The caller vouches that the arguments are what syscall `nr` expects
+/// (pointers valid for the access the kernel makes).
+#[inline(always)]
+pub unsafe fn raw6(nr: libc::c_long, a: [usize; 6]) -> isize {
+    let ret: isize;
+    #[cfg(target_arch = "x86_64")]
+    core::arch::asm!(
+        "syscall",
+        inlateout("rax") nr as isize => ret,
+        in("rdi") a[0], in("rsi") a[1], in("rdx") a[2],
+        in("r10") a[3], in("r8") a[4], in("r9") a[5],
+        lateout("rcx") _, lateout("r11") _,
+        options(nostack)
+    );
+    #[cfg(target_arch = "aarch64")]
+    core::arch::asm!(
+        "svc 0",
+        in("x8") nr as usize,
+        inlateout("x0") a[0] => ret,
+        in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
+        options(nostack)
+    );
+    ret
+}
+
+/// Converts a raw return into the kernel's convention.
+#[inline(always)]
+pub fn check(ret: isize) -> KResult<usize> {
+    if (-4095..0).contains(&ret) {
+        Err(Errno(-ret as i32))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// `syscall!(SYS_name, args...)`: the shim's one way into the kernel.
+///
+/// `syscall!(SYS_close, fd)` issues `libc::SYS_close` and yields `KResult<usize>`.
+#[macro_export]
+macro_rules! syscall {
+    ($nr:ident $(, $arg:expr)* $(,)?) => {{
+        #[allow(unused_mut)]
+        let mut a = [0usize; 6];
+        #[allow(unused_mut, unused_variables)]
+        let mut i = 0;
+        $( a[i] = ($arg) as usize; i += 1; )*
+        let _ = i;
+        $crate::sys::check($crate::sys::raw6(libc::$nr, a))
+    }};
+}
+
+/// The calling thread's id.
+pub fn gettid() -> u32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { syscall!(SYS_gettid).unwrap_or(0) as u32 }
+}
+
+/// The calling process's id (not cached: right after fork as well).
+pub fn getpid() -> u32 {
+    // SAFETY: getpid takes no arguments and cannot fail.
+    unsafe { syscall!(SYS_getpid).unwrap_or(0) as u32 }
+}
+
+/// Whether a process (or thread) with this id exists.
+pub fn pid_alive(pid: u32) -> bool {
+    // SAFETY: kill with signal 0 only checks existence and permission.
+    match unsafe { syscall!(SYS_kill, pid, 0) } {
+        Ok(_) => true,
+        Err(e) => e != Errno::ESRCH,
+    }
+}
+
+
+/// Closes one of the shim's own fds, ignoring errors (as close's contract allows).
+pub fn close_fd(fd: i32) {
+    // SAFETY: closing an fd number is memory-safe whatever the number.
+    let _ = unsafe { syscall!(SYS_close, fd) };
+}
