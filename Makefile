@@ -1,0 +1,51 @@
+# netshim — the two commands of the README:
+#   make demo   builds everything and runs the seed server/client under the shim
+#   make test   installs what the tests need, builds, runs cargo tests and the
+#               C conformance suite (native vs shim) through the harness
+# and `make bench` for the side-by-side benchmarks (never part of `make test`).
+
+CARGO ?= cargo
+SHIM  := target/release/libnetshim.so
+HARNESS := target/release/harness
+
+.PHONY: all deps build shim ctests demo test cargo-test conformance bench clean
+
+all: build
+
+# Debian packages the project needs (a fresh machine has the Rust toolchain
+# and gcc; strace shows the demo makes no kernel socket).
+DEB_PACKAGES := make gcc g++ libc6-dev strace
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+shim:
+	$(CARGO) build --release --workspace
+
+ctests:
+	$(MAKE) -C tests/c -j2
+
+build: shim ctests
+
+demo: deps build
+	scripts/demo.sh
+
+cargo-test: shim
+	$(CARGO) test --release --workspace
+
+conformance: build
+	$(HARNESS) --shim $(SHIM)
+
+test: deps build cargo-test conformance
+
+bench: deps build
+	scripts/bench.sh
+
+clean:
+	$(CARGO) clean
+	$(MAKE) -C tests/c clean
