@@ -208,6 +208,11 @@ fn release_slot(host: &Host, g: &mut HostState, slot: usize) {
         host.fds()[slot].fds[fd as usize].store(0, Ordering::Release);
         crate::net::socket::fput(host, g, e.sock);
     }
+    if let Some(w) = crate::shm::waiter::get() {
+        if g.procs[slot].pid != crate::sys::getpid() {
+            w.reap(g.procs[slot].pid);
+        }
+    }
     g.procs[slot].in_use = false;
     g.procs[slot].pid = 0;
     host.fds()[slot].pid.store(0, Ordering::Release);

@@ -513,7 +513,10 @@ pub unsafe extern "C" fn lseek64(fd: c_int, off: off_t, whence: c_int) -> off_t 
 
 #[no_mangle]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
-    let Some((h, _)) = emulated(fd) else { return real::close()(fd) };
+    let Some((h, _)) = emulated(fd) else {
+        super::epoll::forget(fd);
+        return real::close()(fd);
+    };
     run("close", || format!("{fd}"), || {
         close_emulated(h, fd);
         Ok(0)

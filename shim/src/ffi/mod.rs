@@ -13,7 +13,9 @@
 //! fd to the kernel, which is what redhook's wrapper would do), and turns
 //! `Err(errno)` into `-1` + `errno`.
 
+pub mod epoll;
 pub mod hooks;
+pub mod poll;
 pub mod real;
 pub mod uaccess;
 

@@ -78,3 +78,15 @@ real_fns! {
     _Exit(c_int) -> ();
     syscall(c_long, c_long, c_long, c_long, c_long, c_long, c_long) -> c_long;
 }
+
+real_fns! {
+    poll(*mut libc::pollfd, libc::nfds_t, c_int) -> c_int;
+    ppoll(*mut libc::pollfd, libc::nfds_t, *const libc::timespec, *const libc::sigset_t) -> c_int;
+    __poll_chk(*mut libc::pollfd, libc::nfds_t, c_int, size_t) -> c_int;
+    select(c_int, *mut libc::fd_set, *mut libc::fd_set, *mut libc::fd_set, *mut libc::timeval) -> c_int;
+    pselect(c_int, *mut libc::fd_set, *mut libc::fd_set, *mut libc::fd_set, *const libc::timespec, *const libc::sigset_t) -> c_int;
+    __fdelt_chk(c_long) -> c_long;
+    epoll_ctl(c_int, c_int, c_int, *mut libc::epoll_event) -> c_int;
+    epoll_wait(c_int, *mut libc::epoll_event, c_int, c_int) -> c_int;
+    epoll_pwait(c_int, *mut libc::epoll_event, c_int, c_int, *const libc::sigset_t) -> c_int;
+}

@@ -213,6 +213,9 @@ pub struct SockCtl {
     pub userlocks: u8,
     /// When this socket started to wait in a pending connect (ordering).
     pub pending_since: u64,
+    /// AF_UNIX: the name is in the table (bound here, not inherited by
+    /// an accepted socket from its listener).
+    pub unix_hashed: bool,
 }
 
 pub const SOCK_BINDADDR_LOCK: u8 = 4;
@@ -224,6 +227,19 @@ pub const SOCK_BINDPORT_LOCK: u8 = 8;
 pub struct WaitQueue {
     seq: AtomicU32,
     waiters: AtomicU32,
+    /// Poll waiters watching this socket (`shm::waiter` ids + 1).
+    watchers: [AtomicU32; WATCH_SLOTS],
+    /// Watchers that found no free slot: wake pokes every armed waiter.
+    overflow: AtomicU32,
+}
+
+const WATCH_SLOTS: usize = 6;
+
+/// What `WaitQueue::watch` hands back, to give to `unwatch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Watch {
+    Slot(usize),
+    Overflow,
 }
 
 impl WaitQueue {
@@ -232,12 +248,59 @@ impl WaitQueue {
         self.seq.load(Ordering::SeqCst)
     }
 
-    /// `wake_up_interruptible_all`: no system call unless somebody sleeps.
+    /// `wake_up_interruptible_all`: no system call unless somebody sleeps
+    /// (in a blocking call on the futex, or in poll/epoll as a watcher).
     pub fn wake(&self) {
         self.seq.fetch_add(1, Ordering::SeqCst);
         if self.waiters.load(Ordering::SeqCst) != 0 {
             futex::wake(&self.seq, i32::MAX);
         }
+        let Some(w) = crate::shm::waiter::get() else { return };
+        for slot in &self.watchers {
+            let v = slot.load(Ordering::SeqCst);
+            if v != 0 {
+                w.poke(v - 1);
+            }
+        }
+        if self.overflow.load(Ordering::SeqCst) != 0 {
+            w.poke_all();
+        }
+    }
+
+    /// Adds poll waiter `id` to the watchers (`poll_wait` / `ep_ptable_queue_proc`).
+    pub fn watch(&self, id: u32) -> Watch {
+        for (i, slot) in self.watchers.iter().enumerate() {
+            if slot.compare_exchange(0, id + 1, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+                return Watch::Slot(i);
+            }
+        }
+        self.overflow.fetch_add(1, Ordering::SeqCst);
+        Watch::Overflow
+    }
+
+    /// Undoes `watch`.
+    pub fn unwatch(&self, id: u32, how: Watch) {
+        match how {
+            Watch::Slot(i) => {
+                let _ = self.watchers[i].compare_exchange(id + 1, 0, Ordering::SeqCst, Ordering::Relaxed);
+            }
+            Watch::Overflow => {
+                self.overflow.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Forgets every watcher (a freshly allocated socket).
+    pub fn reset_watchers(&self) {
+        for slot in &self.watchers {
+            slot.store(0, Ordering::SeqCst);
+        }
+        self.overflow.store(0, Ordering::SeqCst);
+    }
+
+    /// The current sequence (edge-triggered epoll compares it).
+    pub fn seq(&self) -> u32 {
+        self.seq.load(Ordering::SeqCst)
     }
 
     /// Sleeps until `wake` (after `prepare` returned `seq`), the deadline,

@@ -134,6 +134,7 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
         num: 0,
         userlocks: 0,
         pending_since: 0,
+        unix_hashed: false,
     };
     let sh = &host.shared()[idx];
     {
@@ -145,6 +146,7 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
         q.oob = 0;
     }
     sh.ops.store(ops as u32, Ordering::Release);
+    sh.wq.reset_watchers();
     sh.state.store(TcpState::Close as u32, Ordering::Release);
     sh.shutdown.store(0, Ordering::Release);
     sh.err.store(0, Ordering::Release);

@@ -109,6 +109,7 @@ fn unix_release_sock(host: &Host, g: &mut HostState, id: SockId, embrion: bool) 
     let c = &mut g.socks[id.idx()];
     c.path_dev = 0;
     c.path_ino = 0;
+    c.unix_hashed = false;
     let kind = c.kind as i32;
     s.set_flag(SOCK_DEAD, true);
     s.shutdown.store(SHUTDOWN_MASK, Ordering::Release);
@@ -234,6 +235,7 @@ fn unix_find_other(host: &Host, g: &HostState, name: &UnixName, addr: &Addr, ty:
                 let s = &g.socks[i];
                 s.family == libc::AF_UNIX as u16
                     && s.kind == ty
+                    && s.unix_hashed
                     && s.path_ino == 0
                     && !s.addr.is_empty()
                     && s.addr.as_bytes() == addr.as_bytes()
@@ -258,6 +260,7 @@ fn unix_autobind(host: &Host, g: &mut HostState, id: SockId) -> KResult<()> {
         if unix_find_other(host, g, &name, &addr, ty).is_err() {
             g.next_id += 1;
             g.socks[id.idx()].addr = addr;
+            g.socks[id.idx()].unix_hashed = true;
             return Ok(());
         }
     }
@@ -284,6 +287,7 @@ fn unix_bind(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                     return Err(Errno::EADDRINUSE);
                 }
                 g.socks[id.idx()].addr = addr;
+                g.socks[id.idx()].unix_hashed = true;
                 Ok(())
             }
         }
@@ -321,6 +325,7 @@ fn unix_bind_bsd(g: &mut HostState, id: SockId, path: &[u8], addr: Addr) -> KRes
     s.addr = addr;
     s.path_dev = st.st_dev;
     s.path_ino = st.st_ino;
+    s.unix_hashed = true;
     Ok(())
 }
 

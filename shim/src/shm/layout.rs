@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Bump when the layout changes: the version is part of the file name, so
 /// old and new builds never share a mapping.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 const MAGIC: u64 = u64::from_le_bytes(*b"netshim\x01");
 
 /// How many sockets a namespace holds at once.
@@ -55,7 +55,9 @@ const SHARED_OFF: usize = HDR_SIZE;
 const SHARED_SIZE: usize = align(core::mem::size_of::<SockShared>() * MAX_SOCKS);
 const FDS_OFF: usize = SHARED_OFF + SHARED_SIZE;
 const FDS_SIZE: usize = align(core::mem::size_of::<ProcFds>() * MAX_PROCS);
-const RINGS_OFF: usize = FDS_OFF + FDS_SIZE;
+const WAITERS_OFF: usize = FDS_OFF + FDS_SIZE;
+const WAITERS_SIZE: usize = align(core::mem::size_of::<super::waiter::Waiter>() * super::waiter::MAX_WAITERS);
+const RINGS_OFF: usize = WAITERS_OFF + WAITERS_SIZE;
 pub const TOTAL_SIZE: usize = RINGS_OFF + RING_SIZE * MAX_SOCKS;
 
 /// A process's view of the mapping. Created once; lives for the process.
@@ -87,6 +89,15 @@ impl Host {
         unsafe { core::slice::from_raw_parts(self.base.add(FDS_OFF) as *const ProcFds, MAX_PROCS) }
     }
 
+    /// The poll-waiter table.
+    pub fn waiters(&self) -> &'static [super::waiter::Waiter] {
+        // SAFETY: the area holds MAX_WAITERS zero-valid Waiters (atomics),
+        // and the mapping lives as long as the process (never unmapped).
+        unsafe {
+            core::slice::from_raw_parts(self.base.add(WAITERS_OFF) as *const super::waiter::Waiter, super::waiter::MAX_WAITERS)
+        }
+    }
+
     /// The receive ring memory of socket `idx`.
     pub fn ring(&self, idx: usize) -> super::ring::RingMem<'_> {
         assert!(idx < MAX_SOCKS);
@@ -116,7 +127,9 @@ impl Host {
         }
         let res = Self::map(fd, uid, created);
         crate::sys::close_fd(fd);
-        res.map(|base| Host { base, name })
+        let host = res.map(|base| Host { base, name })?;
+        super::waiter::install(host.waiters(), format!("{}.w", host.name));
+        Ok(host)
     }
 
     fn map(fd: i32, uid: u32, created: bool) -> KResult<*mut u8> {

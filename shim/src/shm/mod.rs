@@ -18,6 +18,7 @@
 pub mod futex;
 pub mod mutex;
 pub mod ring;
+pub mod waiter;
 mod layout;
 
 pub use layout::*;
