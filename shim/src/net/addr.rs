@@ -20,6 +20,12 @@ impl Default for Addr {
     }
 }
 
+impl std::fmt::Debug for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", crate::trace::fmt_sockaddr(self.as_bytes()))
+    }
+}
+
 impl Addr {
     pub fn from_bytes(b: &[u8]) -> Addr {
         let mut a = Addr::default();
