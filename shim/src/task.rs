@@ -45,6 +45,10 @@ static SLOT: AtomicUsize = AtomicUsize::new(usize::MAX);
 /// The pid the slot was taken for; a fork child sees a different getpid().
 static SLOT_PID: AtomicU32 = AtomicU32::new(0);
 
+/// How often a sleeping thread looks for processes that died without
+/// closing their sockets (a peer killed with SIGKILL is seen within this).
+pub const REAP_TICK: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// An fd-table entry: socket id + placeholder inode bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FdEntry {

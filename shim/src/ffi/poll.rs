@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// How long a sleeper goes before it looks for dead processes.
-pub const TICK: Duration = Duration::from_millis(100);
+pub const TICK: Duration = crate::task::REAP_TICK;
 
 /// A poll waiter slot and the read end of its FIFO.
 pub struct PollWaiter {

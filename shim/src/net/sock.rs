@@ -307,7 +307,7 @@ impl WaitQueue {
     /// or a signal. Every `tick`, `on_tick` runs (the dead-process reaper);
     /// the wait goes on unless the sequence moved.
     pub fn wait(&self, seq: u32, deadline: Option<Instant>, on_tick: &dyn Fn()) -> Result<(), crate::errno::Errno> {
-        const TICK: Duration = Duration::from_millis(100);
+        const TICK: Duration = crate::task::REAP_TICK;
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let r = loop {
             let now = Instant::now();
