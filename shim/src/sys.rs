@@ -64,10 +64,38 @@ macro_rules! syscall {
     }};
 }
 
-/// The calling thread's id.
+thread_local! {
+    /// The calling thread's id, cached (0: not known yet).
+    static TID: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+}
+
+/// The calling thread's id (cached: the lock takes it on every acquire).
+#[inline]
 pub fn gettid() -> u32 {
-    // SAFETY: gettid takes no arguments and cannot fail.
-    unsafe { syscall!(SYS_gettid).unwrap_or(0) as u32 }
+    TID.try_with(|t| {
+        let v = t.get();
+        if v != 0 {
+            return v;
+        }
+        // SAFETY: gettid takes no arguments and cannot fail.
+        let v = unsafe { syscall!(SYS_gettid).unwrap_or(0) as u32 };
+        t.set(v);
+        v
+    })
+    // SAFETY: as above (TLS already torn down at thread exit).
+    .unwrap_or_else(|_| unsafe { syscall!(SYS_gettid).unwrap_or(0) as u32 })
+}
+
+/// Forgets the cached thread id (in a fork child, whose thread is new).
+pub fn forget_tid() {
+    let _ = TID.try_with(|t| t.set(0));
+}
+
+/// Whether more than one CPU can run us (spinning before sleeping helps
+/// only then).
+pub fn multi_cpu() -> bool {
+    static N: once_cell::sync::OnceCell<bool> = once_cell::sync::OnceCell::new();
+    *N.get_or_init(|| std::thread::available_parallelism().map_or(false, |n| n.get() > 1))
 }
 
 /// The calling process's id (not cached: right after fork as well).

@@ -679,6 +679,7 @@ pub unsafe extern "C" fn fork() -> pid_t {
     if pid == 0 {
         // The parent owns the lock and unlocks it once our slot exists.
         std::mem::forget(g);
+        crate::sys::forget_tid();
         task::fork_child();
         task::attach_child(h);
         return 0;

@@ -234,6 +234,15 @@ pub struct WaitQueue {
 }
 
 const WATCH_SLOTS: usize = 6;
+/// Spin iterations before a sleeper goes to the futex (some tens of
+/// microseconds): a futex sleep and wake cost far more when the peer answers fast.
+const SPIN: u32 = 4000;
+
+/// NETSHIM_SPIN overrides the spin count (0: sleep at once).
+fn spin_iters() -> u32 {
+    static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
+    *V.get_or_init(|| std::env::var("NETSHIM_SPIN").ok().and_then(|v| v.parse().ok()).unwrap_or(SPIN))
+}
 
 /// What `WaitQueue::watch` hands back, to give to `unwatch`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -308,6 +317,16 @@ impl WaitQueue {
     /// the wait goes on unless the sequence moved.
     pub fn wait(&self, seq: u32, deadline: Option<Instant>, on_tick: &dyn Fn()) -> Result<(), crate::errno::Errno> {
         const TICK: Duration = crate::task::REAP_TICK;
+        // The peer is usually awake and about to answer: spin a little
+        // before paying for a futex sleep and the peer's futex wake.
+        if crate::sys::multi_cpu() {
+            for _ in 0..spin_iters() {
+                if self.seq.load(Ordering::Acquire) != seq {
+                    return Ok(());
+                }
+                core::hint::spin_loop();
+            }
+        }
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let r = loop {
             let now = Instant::now();
