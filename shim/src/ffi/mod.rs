@@ -14,6 +14,8 @@
 //! `Err(errno)` into `-1` + `errno`.
 
 pub mod epoll;
+pub mod mmsg;
+pub mod stat;
 pub mod hooks;
 pub mod poll;
 pub mod real;

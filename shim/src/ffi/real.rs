@@ -90,3 +90,12 @@ real_fns! {
     epoll_wait(c_int, *mut libc::epoll_event, c_int, c_int) -> c_int;
     epoll_pwait(c_int, *mut libc::epoll_event, c_int, c_int, *const libc::sigset_t) -> c_int;
 }
+
+real_fns! {
+    fstat(c_int, *mut libc::stat) -> c_int;
+    fstat64(c_int, *mut libc::stat64) -> c_int;
+    __fxstat(c_int, c_int, *mut libc::stat) -> c_int;
+    __fxstat64(c_int, c_int, *mut libc::stat64) -> c_int;
+    sendmmsg(c_int, *mut libc::mmsghdr, libc::c_uint, c_int) -> c_int;
+    recvmmsg(c_int, *mut libc::mmsghdr, libc::c_uint, c_int, *mut libc::timespec) -> c_int;
+}
