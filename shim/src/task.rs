@@ -255,6 +255,10 @@ pub fn exit_process(host: &Host) {
     let mut g = host.header().host.lock();
     release_slot(host, &mut g, slot);
     SLOT.store(usize::MAX, Ordering::Release);
+    drop(g);
+    if let Some(w) = crate::shm::waiter::get() {
+        w.reap(crate::sys::getpid());
+    }
 }
 
 /// fork, in the parent before the real fork: takes a file reference for

@@ -76,9 +76,17 @@ impl Waiters {
         None
     }
 
-    /// Frees a slot and its FIFO.
+    /// Frees a slot of this process and its FIFO.
     pub fn free(&self, id: u32) {
+        self.free_of(id, crate::sys::getpid());
+    }
+
+    /// Frees a slot if `pid` still owns it (a reused slot is left alone).
+    fn free_of(&self, id: u32, pid: u32) {
         if let Some(w) = self.slot(id) {
+            if w.pid.load(Ordering::Acquire) != pid {
+                return;
+            }
             let path = self.fifo_path(id);
             // SAFETY: path is NUL-terminated.
             let _ = unsafe { crate::syscall!(SYS_unlinkat, libc::AT_FDCWD, path.as_ptr(), 0) };
@@ -91,7 +99,7 @@ impl Waiters {
     pub fn reap(&self, pid: u32) {
         for (i, w) in self.table.iter().enumerate() {
             if w.pid.load(Ordering::Relaxed) == pid {
-                self.free(i as u32);
+                self.free_of(i as u32, pid);
             }
         }
     }
