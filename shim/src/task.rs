@@ -57,7 +57,7 @@ pub struct FdEntry {
 }
 
 impl FdEntry {
-    fn pack(self) -> u64 {
+    pub(crate) fn pack(self) -> u64 {
         (self.sock.0 as u64 + 1) | ((self.ino as u64) << 32)
     }
     fn unpack(v: u64) -> Option<FdEntry> {
@@ -167,6 +167,7 @@ pub fn attach(host: &Host, g: &mut HostState) -> KResult<()> {
     g.procs[slot].starttime = start;
     SLOT.store(slot, Ordering::Release);
     SLOT_PID.store(pid, Ordering::Release);
+    adopt_from_parent(host, g, slot);
     Ok(())
 }
 
@@ -188,12 +189,82 @@ fn alloc_slot(host: &Host, g: &mut HostState, pid: u32) -> KResult<usize> {
     Ok(slot)
 }
 
-/// After exec: drops entries whose placeholder fd did not survive.
+/// The placeholder fds this process has open, as (fd, inode), found by
+/// their memfd name in /proc/self/fd.
+fn open_placeholders() -> Vec<(i32, u64)> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return Vec::new() };
+    let mut out = Vec::new();
+    for ent in dir.flatten() {
+        let Some(fd) = ent.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let is_ours = std::fs::read_link(ent.path())
+            .map(|t| t.to_string_lossy().starts_with(crate::net::socket::PLACEHOLDER_LINK))
+            .unwrap_or(false);
+        if is_ours {
+            if let Some(ino) = placeholder_ino(fd) {
+                out.push((fd, ino));
+            }
+        }
+    }
+    out
+}
+
+/// After exec (or a spawn whose file actions moved fds): rebuilds the
+/// table from the placeholders that are really open. Each old entry is a
+/// file reference; every open placeholder whose inode names a socket of the
+/// old table gets an entry (using up those references, taking more for
+/// copies that file actions made), and references left over are dropped
+/// (CLOEXEC and closed fds).
 fn revalidate(host: &Host, g: &mut HostState, slot: usize) {
-    for (fd, e) in entries(host, slot, g.procs[slot].fd_limit) {
-        if placeholder_ino(fd).map(|ino| ino as u32) != Some(e.ino) {
-            host.fds()[slot].fds[fd as usize].store(0, Ordering::Release);
+    let open = open_placeholders();
+    let table = &host.fds()[slot].fds;
+    let old = entries(host, slot, g.procs[slot].fd_limit);
+    for (fd, _) in &old {
+        table[*fd as usize].store(0, Ordering::Release);
+    }
+    // The references the old entries held, per socket.
+    let mut pool: Vec<(FdEntry, u32)> = Vec::new();
+    for (_, e) in &old {
+        match pool.iter_mut().find(|(p, _)| p.sock == e.sock) {
+            Some((_, n)) => *n += 1,
+            None => pool.push((*e, 1)),
+        }
+    }
+    for (fd, ino) in open {
+        if fd as usize >= MAX_FDS {
+            continue;
+        }
+        let Some((e, n)) = pool.iter_mut().find(|(p, _)| p.ino == ino as u32) else { continue };
+        table[fd as usize].store(FdEntry { sock: e.sock, ino: e.ino }.pack(), Ordering::Release);
+        g.procs[slot].fd_limit = g.procs[slot].fd_limit.max(fd as u32 + 1);
+        if *n > 0 {
+            *n -= 1;
+        } else {
+            g.socks[e.sock.idx()].f_count += 1;
+        }
+    }
+    for (e, n) in pool {
+        for _ in 0..n {
             crate::net::socket::fput(host, g, e.sock);
+        }
+    }
+}
+
+/// A process that arrived without a slot (spawned by a path the shim did
+/// not see, e.g. glibc's internal posix_spawn in system/popen): adopts the
+/// placeholders it inherited from its parent, by inode.
+fn adopt_from_parent(host: &Host, g: &mut HostState, slot: usize) {
+    // SAFETY: getppid cannot fail.
+    let ppid = unsafe { libc::getppid() } as u32;
+    let Some(pslot) = (0..MAX_PROCS).find(|&i| g.procs[i].in_use && g.procs[i].pid == ppid) else { return };
+    let parent = entries(host, pslot, g.procs[pslot].fd_limit);
+    for (fd, ino) in open_placeholders() {
+        if fd as usize >= MAX_FDS {
+            continue;
+        }
+        if let Some((_, e)) = parent.iter().find(|(_, e)| e.ino == ino as u32) {
+            host.fds()[slot].fds[fd as usize].store(FdEntry { sock: e.sock, ino: e.ino }.pack(), Ordering::Release);
+            g.procs[slot].fd_limit = g.procs[slot].fd_limit.max(fd as u32 + 1);
+            g.socks[e.sock.idx()].f_count += 1;
         }
     }
 }

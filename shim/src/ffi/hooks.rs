@@ -693,6 +693,39 @@ pub unsafe extern "C" fn fork() -> pid_t {
     pid
 }
 
+/// posix_spawn and posix_spawnp: as fork, the parent takes the child's
+/// file references and builds its fd table under the host lock, so the
+/// child finds its sockets however early the parent closes its copies. The
+/// child's image checks the table against what survived its file actions
+/// and exec (task::attach).
+macro_rules! spawn_hook {
+    ($name:ident) => {
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(
+            pid: *mut pid_t,
+            path: *const libc::c_char,
+            fa: *const libc::posix_spawn_file_actions_t,
+            attr: *const libc::posix_spawnattr_t,
+            argv: *const *mut libc::c_char,
+            envp: *const *mut libc::c_char,
+        ) -> c_int {
+            let mut local: pid_t = 0;
+            let pidp = if pid.is_null() { &mut local as *mut pid_t } else { pid };
+            let Some(h) = emulating() else { return real::$name()(pidp, path, fa, attr, argv, envp) };
+            let _g = super::Guard::enter();
+            let mut g = h.header().host.lock();
+            let held = task::fork_prepare(h, &mut g);
+            let r = real::$name()(pidp, path, fa, attr, argv, envp);
+            // SAFETY: pidp points at a pid_t (the program's or ours).
+            let child = (r == 0).then(|| unsafe { *pidp } as u32);
+            task::fork_parent(h, &mut g, child, &held);
+            r
+        }
+    };
+}
+spawn_hook!(posix_spawn);
+spawn_hook!(posix_spawnp);
+
 /// vfork shares the parent's memory until exec; the shim's bookkeeping
 /// needs a separate child, and POSIX allows vfork to be fork.
 #[no_mangle]

@@ -99,3 +99,8 @@ real_fns! {
     sendmmsg(c_int, *mut libc::mmsghdr, libc::c_uint, c_int) -> c_int;
     recvmmsg(c_int, *mut libc::mmsghdr, libc::c_uint, c_int, *mut libc::timespec) -> c_int;
 }
+
+real_fns! {
+    posix_spawn(*mut libc::pid_t, *const libc::c_char, *const libc::posix_spawn_file_actions_t, *const libc::posix_spawnattr_t, *const *mut libc::c_char, *const *mut libc::c_char) -> c_int;
+    posix_spawnp(*mut libc::pid_t, *const libc::c_char, *const libc::posix_spawn_file_actions_t, *const libc::posix_spawnattr_t, *const *mut libc::c_char, *const *mut libc::c_char) -> c_int;
+}

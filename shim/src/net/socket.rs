@@ -202,6 +202,9 @@ pub fn current_cred() -> Cred {
 
 // ----- files --------------------------------------------------------------
 
+/// The memfd name placeholders carry, as /proc/<pid>/fd shows it.
+pub const PLACEHOLDER_LINK: &str = "/memfd:netshim-socket";
+
 /// Makes a placeholder fd: a real, unique kernel file that holds the fd
 /// number for the emulated socket. Returns (fd, inode).
 fn placeholder(cloexec: bool) -> KResult<(i32, u64)> {
