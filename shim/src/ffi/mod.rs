@@ -99,6 +99,14 @@ pub fn emulated(fd: i32) -> Option<(&'static Host, FdEntry)> {
     if reentrant() {
         return None;
     }
+    // Not attached yet: the call comes from another library's constructor,
+    // run before ours. No fd of this image is known yet, and attaching here
+    // would allocate inside the caller, which may be the allocator itself
+    // (jemalloc reads /proc with syscall(SYS_read) under its init lock:
+    // redis-server deadlocked on its own malloc mutex).
+    if !READY.load(Ordering::Acquire) {
+        return None;
+    }
     let h = host()?;
     task::lookup(h, fd).map(|e| (h, e))
 }
