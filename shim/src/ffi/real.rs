@@ -73,6 +73,8 @@ real_fns! {
     __read_chk(c_int, *mut c_void, size_t, size_t) -> ssize_t;
     __recv_chk(c_int, *mut c_void, size_t, size_t, c_int) -> ssize_t;
     __recvfrom_chk(c_int, *mut c_void, size_t, size_t, c_int, *mut sockaddr, *mut socklen_t) -> ssize_t;
+    sendfile(c_int, c_int, *mut off_t, size_t) -> ssize_t;
+    sendfile64(c_int, c_int, *mut off_t, size_t) -> ssize_t;
     fork() -> libc::pid_t;
     _exit(c_int) -> ();
     _Exit(c_int) -> ();
