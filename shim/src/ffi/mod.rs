@@ -3,6 +3,7 @@
 //! - `hooks`: the exported `extern "C"` functions that shadow libc's.
 //! - `real`: the libc functions they shadow, found with `dlsym(RTLD_NEXT)`.
 //! - `sendfile`: `sendfile`/`sendfile64` into an emulated socket.
+//! - `stat`: `fstat` & co. report an emulated socket as a socket.
 //! - `uaccess`: copying from and to the program's memory with the kernel's
 //!   EFAULT instead of a crash.
 //!
@@ -19,6 +20,7 @@ pub mod hooks;
 pub mod poll;
 pub mod real;
 pub mod sendfile;
+pub mod stat;
 pub mod uaccess;
 
 use crate::errno::{Errno, KResult};
