@@ -13,15 +13,29 @@ HARNESS := target/release/harness
 all: build
 
 # Debian packages the project needs (a fresh machine has the Rust toolchain
-# and gcc; strace shows the demo makes no kernel socket).
-DEB_PACKAGES := make gcc g++ libc6-dev strace
+# and gcc; strace shows the demo makes no kernel socket). The second line is
+# what the real-program scenarios of tests/programs run.
+DEB_PACKAGES := make gcc g++ libc6-dev strace \
+	redis-server redis-tools nginx-light curl wrk socat netcat-openbsd memcached python3
 
+# Packages with a system service (redis, nginx, memcached) must not start
+# it: the scenarios run their own instances on ports of their own, and a
+# system nginx would hold port 80. A policy-rc.d that refuses every start
+# is put in place for the install when the machine has none (as Docker
+# images do), and removed afterwards.
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		policy=/usr/sbin/policy-rc.d; ours=""; \
+		if [ ! -e $$policy ]; then \
+			printf '#!/bin/sh\nexit 101\n' | $$SUDO tee $$policy >/dev/null && $$SUDO chmod 755 $$policy && ours=1; \
+		fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+		rc=$$?; \
+		[ -z "$$ours" ] || $$SUDO rm -f $$policy; \
+		exit $$rc; \
 	fi
 
 shim:

@@ -6,16 +6,19 @@ use std::time::Duration;
 pub const USAGE: &str = "\
 usage: harness [OPTIONS] [TEST...]
 
-Runs the C conformance tests twice, on the kernel and under the netshim
-LD_PRELOAD library, and compares their case lines (tests/c/tcase.h).
+Runs the tests twice, on the kernel and under the netshim LD_PRELOAD
+library, and compares their case lines (tests/c/tcase.h). A test is a C
+conformance program (t_*) or a real-program scenario script (s_*).
 
-TEST is a test name (t_foo, looked up in the tests directory) or a path
-(anything with a '/'); without any, every t_* executable in the tests
-directory runs, sorted by name.
+TEST is a test name (t_foo or s_bar, looked up in the tests directories,
+also with `.sh` added) or a path (anything with a '/'); without any, every
+t_* and s_* executable of the tests directories runs, sorted by name within
+each directory, the directories in their order.
 
 options:
   --shim PATH          the shim library [target/release/libnetshim.so]
-  --tests DIR          the built tests [tests/c/build]
+  --tests DIR          a tests directory; repeat for more
+                       [tests/c/build and tests/programs]
   --divergences FILE   known kernel/shim differences [tests/c/divergences.txt]
   --filter SUBSTR      only tests whose name contains SUBSTR
   --timeout SECS       wall-clock limit of each run [60]
@@ -26,11 +29,19 @@ options:
 The last line of the output is `N passed, M failed`. Exit status: 0 when
 no test failed, 1 when one did, 2 on a usage or set-up error.";
 
+/// Where the tests are unless `--tests` says otherwise: the built C
+/// conformance programs and the real-program scenarios.
+pub const DEFAULT_TESTS_DIRS: [&str; 2] = ["tests/c/build", "tests/programs"];
+
 /// Parsed options.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
     pub shim: PathBuf,
-    pub tests_dir: PathBuf,
+    /// The tests directories, searched in order.
+    pub tests_dirs: Vec<PathBuf>,
+    /// Whether `--tests` was given (then every directory must exist; the
+    /// default ones may be missing).
+    pub tests_dirs_given: bool,
     pub divergences: PathBuf,
     /// Whether `--divergences` was given (then the file must exist).
     pub divergences_given: bool,
@@ -46,7 +57,8 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             shim: PathBuf::from("target/release/libnetshim.so"),
-            tests_dir: PathBuf::from("tests/c/build"),
+            tests_dirs: DEFAULT_TESTS_DIRS.iter().map(PathBuf::from).collect(),
+            tests_dirs_given: false,
             divergences: PathBuf::from("tests/c/divergences.txt"),
             divergences_given: false,
             filter: None,
@@ -109,7 +121,13 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, St
             "--" => only_tests = true,
             "--help" | "-h" => return Ok(Command::Help),
             "--shim" => opts.shim = PathBuf::from(value),
-            "--tests" => opts.tests_dir = PathBuf::from(value),
+            "--tests" => {
+                if !opts.tests_dirs_given {
+                    opts.tests_dirs.clear();
+                    opts.tests_dirs_given = true;
+                }
+                opts.tests_dirs.push(PathBuf::from(value));
+            }
             "--divergences" => {
                 opts.divergences = PathBuf::from(value);
                 opts.divergences_given = true;
@@ -145,6 +163,21 @@ mod tests {
         assert_eq!(o, Options::default());
         assert_eq!(o.shim, PathBuf::from("target/release/libnetshim.so"));
         assert_eq!(o.timeout, Duration::from_secs(60));
+        assert_eq!(
+            o.tests_dirs,
+            vec![
+                PathBuf::from("tests/c/build"),
+                PathBuf::from("tests/programs")
+            ]
+        );
+        assert!(!o.tests_dirs_given);
+    }
+
+    #[test]
+    fn several_tests_dirs() {
+        let o = opts(&["--tests", "a", "--tests=b", "t_x"]);
+        assert_eq!(o.tests_dirs, vec![PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(o.tests, vec!["t_x"]);
     }
 
     #[test]
@@ -165,7 +198,8 @@ mod tests {
             "./t_b",
         ]);
         assert_eq!(o.shim, PathBuf::from("/x.so"));
-        assert_eq!(o.tests_dir, PathBuf::from("build"));
+        assert_eq!(o.tests_dirs, vec![PathBuf::from("build")]);
+        assert!(o.tests_dirs_given);
         assert_eq!(o.divergences, PathBuf::from("d.txt"));
         assert!(o.divergences_given);
         assert_eq!(o.filter.as_deref(), Some("udp"));

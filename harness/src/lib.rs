@@ -1,7 +1,8 @@
 //! The netshim comparison harness.
 //!
-//! Every C test program (tests/c/build/t_*) prints one `<case>: <result>`
-//! line per case (tests/c/tcase.h). The harness runs each program on the
+//! Every C test program (tests/c/build/t_*) and every real-program scenario
+//! script (tests/programs/s_*.sh) prints one `<case>: <result>` line per
+//! case (tests/c/tcase.h). The harness runs each program on the
 //! kernel and under the shim (`LD_PRELOAD=libnetshim.so`), compares the two
 //! runs case by case, accepts the differences listed in the divergences
 //! file, and reports a conformance table per test plus a summary.

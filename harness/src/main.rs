@@ -110,11 +110,21 @@ fn run(opts: &Options) -> Result<bool, String> {
         ));
     };
     let divergences = load_divergences(opts)?;
-    let mut programs = suite::select(&opts.tests, &opts.tests_dir, opts.filter.as_deref())?;
+    let mut programs = suite::select(
+        &opts.tests,
+        &opts.tests_dirs,
+        opts.filter.as_deref(),
+        opts.tests_dirs_given,
+    )?;
     if programs.is_empty() {
+        let dirs: Vec<String> = opts
+            .tests_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
         return Err(format!(
-            "no tests selected (tests directory {}{})",
-            opts.tests_dir.display(),
+            "no tests selected (tests directories {}{})",
+            dirs.join(", "),
             opts.filter
                 .as_ref()
                 .map_or(String::new(), |f| format!(", filter `{f}`"))

@@ -1,5 +1,10 @@
 //! Finding the test programs and running one test on both sides.
 //!
+//! A test is an executable whose name starts with `t_` (a C conformance
+//! program of tests/c) or `s_` (a real-program scenario script of
+//! tests/programs); both speak the case protocol. A script's `.sh` is not
+//! part of its test name.
+//!
 //! The kernel run gets an environment without `LD_PRELOAD`, `NETSHIM_NS`
 //! and `NETSHIM_MODE`. The shim run gets `LD_PRELOAD=<absolute shim path>`,
 //! a namespace of its own in `NETSHIM_NS` (`h<harness pid>-<n>`, never
@@ -16,23 +21,31 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// The prefix of test program names.
-pub const TEST_PREFIX: &str = "t_";
+/// The prefixes of test program names: C tests and scenario scripts.
+pub const TEST_PREFIXES: [&str; 2] = ["t_", "s_"];
+
+/// A suffix that is not part of a test's name.
+pub const SCRIPT_SUFFIX: &str = ".sh";
 
 /// A test program to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Program {
-    /// The file name, `t_foo`: what the report and the divergences file use.
+    /// The file name less a `.sh`, `t_foo` or `s_bar`: what the report and
+    /// the divergences file use.
     pub name: String,
     pub path: PathBuf,
 }
 
 impl Program {
     fn from_path(path: PathBuf) -> Program {
-        let name = path.file_name().map_or_else(
+        let file = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
+        let name = match file.strip_suffix(SCRIPT_SUFFIX) {
+            Some(stem) if !stem.is_empty() => stem.to_string(),
+            _ => file,
+        };
         Program { name, path }
     }
 }
@@ -41,7 +54,7 @@ fn is_executable_file(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Every `t_*` executable file in `dir`, sorted by name.
+/// Every `t_*` and `s_*` executable file in `dir`, sorted by name.
 pub fn discover(dir: &Path) -> std::io::Result<Vec<Program>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -49,7 +62,7 @@ pub fn discover(dir: &Path) -> std::io::Result<Vec<Program>> {
         let is_test = path
             .file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(TEST_PREFIX));
+            .is_some_and(|n| TEST_PREFIXES.iter().any(|p| n.starts_with(p)));
         if is_test && is_executable_file(&path) {
             found.push(Program::from_path(path));
         }
@@ -58,13 +71,33 @@ pub fn discover(dir: &Path) -> std::io::Result<Vec<Program>> {
     Ok(found)
 }
 
-/// A command-line test: a name looked up in `dir`, or a path if it holds
-/// a `/`.
-pub fn resolve(arg: &str, dir: &Path) -> Result<Program, String> {
+/// A command-line test: a name looked up in each of `dirs` (as is, then
+/// with `.sh`), or a path if it holds a `/`.
+pub fn resolve(arg: &str, dirs: &[PathBuf]) -> Result<Program, String> {
     let path = if arg.contains('/') {
         PathBuf::from(arg)
     } else {
-        dir.join(arg)
+        let candidates = dirs
+            .iter()
+            .flat_map(|d| [d.join(arg), d.join(format!("{arg}{SCRIPT_SUFFIX}"))]);
+        let mut first = None;
+        let mut found = None;
+        for c in candidates {
+            if is_executable_file(&c) {
+                found = Some(c);
+                break;
+            }
+            if first.is_none() && c.exists() {
+                first = Some(c);
+            }
+        }
+        match (found, first) {
+            (Some(p), _) | (None, Some(p)) => p,
+            (None, None) => {
+                let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+                return Err(format!("no such test: {arg} (not in {})", dirs.join(", ")));
+            }
+        }
     };
     if is_executable_file(&path) {
         Ok(Program::from_path(path))
@@ -81,20 +114,44 @@ pub fn resolve(arg: &str, dir: &Path) -> Result<Program, String> {
     }
 }
 
-/// The tests to run: the named ones, or all of `dir`; then only those whose
-/// name contains `filter`.
-pub fn select(names: &[String], dir: &Path, filter: Option<&str>) -> Result<Vec<Program>, String> {
+/// The tests to run: the named ones, or all of `dirs` (in order); then only
+/// those whose name contains `filter`. With `require_all` false, a
+/// directory that does not exist is skipped, as long as one does.
+pub fn select(
+    names: &[String],
+    dirs: &[PathBuf],
+    filter: Option<&str>,
+    require_all: bool,
+) -> Result<Vec<Program>, String> {
     let all = if names.is_empty() {
-        discover(dir).map_err(|e| {
-            format!(
-                "cannot list the tests directory {}: {e} (build the tests with `make -C tests/c`)",
-                dir.display()
-            )
-        })?
+        let mut all = Vec::new();
+        let mut listed = 0;
+        let mut first_err = None;
+        for dir in dirs {
+            if !require_all && !dir.exists() {
+                first_err.get_or_insert_with(|| format!("{}: does not exist", dir.display()));
+                continue;
+            }
+            let found = discover(dir).map_err(|e| {
+                format!(
+                    "cannot list the tests directory {}: {e} (build the tests with `make build`)",
+                    dir.display()
+                )
+            })?;
+            listed += 1;
+            all.extend(found);
+        }
+        if listed == 0 {
+            return Err(format!(
+                "cannot list the tests directory {} (build the tests with `make build`)",
+                first_err.unwrap_or_else(|| "(none given)".into())
+            ));
+        }
+        all
     } else {
         names
             .iter()
-            .map(|n| resolve(n, dir))
+            .map(|n| resolve(n, dirs))
             .collect::<Result<_, _>>()?
     };
     Ok(all
@@ -282,10 +339,11 @@ mod tests {
         tmp.write("t_data", "not a program", 0o644);
         tmp.script("server", "");
         std::fs::create_dir(dir.join("t_dir")).unwrap();
+        let dirs = vec![dir.to_path_buf()];
 
         let names: Vec<String> = discover(dir).unwrap().into_iter().map(|p| p.name).collect();
         assert_eq!(names, vec!["t_a", "t_b"]);
-        let names: Vec<String> = select(&[], dir, Some("b"))
+        let names: Vec<String> = select(&[], &dirs, Some("b"), true)
             .unwrap()
             .into_iter()
             .map(|p| p.name)
@@ -293,7 +351,7 @@ mod tests {
         assert_eq!(names, vec!["t_b"]);
 
         let by_path = format!("{}/t_a", dir.display());
-        let chosen = select(&["t_b".into(), by_path.clone()], dir, None).unwrap();
+        let chosen = select(&["t_b".into(), by_path.clone()], &dirs, None, true).unwrap();
         assert_eq!(
             chosen[0],
             Program {
@@ -309,13 +367,44 @@ mod tests {
             }
         );
 
-        assert!(resolve("t_nope", dir).unwrap_err().contains("no such test"));
-        assert!(resolve("t_data", dir)
+        assert!(resolve("t_nope", &dirs)
+            .unwrap_err()
+            .contains("no such test"));
+        assert!(resolve("t_data", &dirs)
             .unwrap_err()
             .contains("not an executable"));
-        assert!(select(&[], &dir.join("missing"), None)
+        let missing = vec![dir.join("missing")];
+        assert!(select(&[], &missing, None, true)
             .unwrap_err()
-            .contains("make -C tests/c"));
+            .contains("make build"));
+        assert!(select(&[], &missing, None, false)
+            .unwrap_err()
+            .contains("make build"));
+    }
+
+    #[test]
+    fn scenarios_in_a_second_directory() {
+        let c = TempDir::new("cdir");
+        let progs = TempDir::new("progs");
+        c.script("t_z", "");
+        progs.script("s_b.sh", "");
+        progs.script("s_a.sh", "");
+        progs.write("lib.sh", "", 0o644);
+        progs.script("helper.sh", "");
+        let dirs = vec![c.path().to_path_buf(), progs.path().to_path_buf()];
+        let all = select(&[], &dirs, None, true).unwrap();
+        let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, vec!["t_z", "s_a", "s_b"]);
+        assert_eq!(all[1].path, progs.path().join("s_a.sh"));
+
+        // By name, with or without the .sh; a missing default directory is skipped.
+        let mut with_missing = dirs.clone();
+        with_missing.insert(0, c.path().join("missing"));
+        let chosen = select(&["s_b".into(), "s_a.sh".into()], &with_missing, None, false).unwrap();
+        assert_eq!(chosen[0].name, "s_b");
+        assert_eq!(chosen[1].name, "s_a");
+        assert_eq!(select(&[], &with_missing, None, false).unwrap().len(), 3);
+        assert!(select(&[], &with_missing, None, true).is_err());
     }
 
     #[test]

@@ -189,3 +189,30 @@ fn set_up_errors_exit_2() {
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).starts_with("usage: harness"));
 }
+
+#[test]
+fn runs_c_tests_and_scenarios_from_several_directories() {
+    let c = TempDir::new("multi-c");
+    let progs = TempDir::new("multi-progs");
+    c.script("t_c", "echo 'c: ok'");
+    progs.script("s_scenario.sh", "echo 'redis_ping: completed, no errors'");
+    progs.file("lib.sh", "# sourced, not a test");
+
+    let out = harness(&["--native-only", "--tests", s(&c.0), "--tests", s(&progs.0)]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(last_line(&out), "2 passed, 0 failed");
+    assert!(stdout.contains("== t_c\n"), "{stdout}");
+    assert!(stdout.contains("== s_scenario\n"), "{stdout}");
+
+    let out = harness(&[
+        "--native-only",
+        "--tests",
+        s(&c.0),
+        "--tests",
+        s(&progs.0),
+        "s_scenario",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(last_line(&out), "1 passed, 0 failed");
+}

@@ -17,6 +17,7 @@ use super::{emulated, real, reentrant, run};
 use crate::errno::{Errno, KResult};
 use crate::net::{self, sock::{SockId, Watch}};
 use crate::shm::Host;
+use crate::task::FdEntry;
 use libc::{c_int, epoll_event, sigset_t};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +29,9 @@ const MARK: u64 = u64::from_le_bytes(*b"netshim\0");
 
 struct Interest {
     sock: SockId,
+    /// The placeholder's inode: with `sock`, which open file the fd named
+    /// when it was added (the kernel keys an epitem by file and fd).
+    ino: u32,
     events: u32,
     data: u64,
     watch: Watch,
@@ -72,7 +76,15 @@ fn is_epoll_fd(fd: c_int) -> KResult<bool> {
     }
 }
 
-fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, sock: SockId, ev: *mut epoll_event) -> KResult<i64> {
+/// Whether `fd` still names the open file the interest was added for. A
+/// close drops the kernel's epitem; here the entry stays until noticed, and
+/// the fd number may name another socket by then.
+fn current(h: &Host, fd: c_int, it: &Interest) -> bool {
+    crate::task::lookup(h, fd).is_some_and(|e| e.sock == it.sock && e.ino == it.ino)
+}
+
+fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut epoll_event) -> KResult<i64> {
+    let sock = file.sock;
     let event = if op == libc::EPOLL_CTL_DEL {
         None
     } else {
@@ -104,6 +116,13 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, sock: SockId, ev: *mut ep
         }
         let ep = m.get_mut(&epfd).expect("just made");
         let wq = &h.shared()[sock.idx()].wq;
+        // An entry left by a closed fd whose number was reused is gone.
+        if let Some(old) = ep.interests.get(&fd) {
+            if !current(h, fd, old) {
+                let old = ep.interests.remove(&fd).expect("present");
+                h.shared()[old.sock.idx()].wq.unwatch(ep.waiter.id, old.watch);
+            }
+        }
         match op {
             libc::EPOLL_CTL_ADD => {
                 if ep.interests.contains_key(&fd) {
@@ -111,7 +130,7 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, sock: SockId, ev: *mut ep
                 }
                 let (events, data) = event.expect("ADD has an event");
                 let watch = wq.watch(ep.waiter.id);
-                ep.interests.insert(fd, Interest { sock, events, data, watch, last_seq: wq.seq().wrapping_sub(1), disabled: false });
+                ep.interests.insert(fd, Interest { sock, ino: file.ino, events, data, watch, last_seq: wq.seq().wrapping_sub(1), disabled: false });
                 Ok(0)
             }
             libc::EPOLL_CTL_MOD => {
@@ -139,7 +158,7 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, sock: SockId, ev: *mut ep
 #[no_mangle]
 pub unsafe extern "C" fn epoll_ctl(epfd: c_int, op: c_int, fd: c_int, ev: *mut epoll_event) -> c_int {
     let Some((h, e)) = emulated(fd) else { return real::epoll_ctl()(epfd, op, fd, ev) };
-    run("epoll_ctl", || format!("{epfd}, {op}, {fd}, {ev:p}"), || do_ctl(h, epfd, op, fd, e.sock, ev))
+    run("epoll_ctl", || format!("{epfd}, {op}, {fd}, {ev:p}"), || do_ctl(h, epfd, op, fd, e, ev))
 }
 
 /// `ep_send_events` for the emulated interests: ready events into `out`.
@@ -153,12 +172,9 @@ fn collect(h: &Host, ep: &mut Epoll, out: &mut Vec<epoll_event>, max: usize) {
             continue;
         }
         // The fd was closed (and maybe reused): the registration is gone.
-        match crate::task::lookup(h, fd) {
-            Some(e) if e.sock == it.sock => {}
-            _ => {
-                stale.push(fd);
-                continue;
-            }
+        if !current(h, fd, it) {
+            stale.push(fd);
+            continue;
         }
         let wq = &h.shared()[it.sock.idx()].wq;
         let seq = wq.seq();

@@ -796,6 +796,7 @@ pub unsafe extern "C" fn syscall(n: c_long, a1: c_long, a2: c_long, a3: c_long, 
         libc::SYS_dup3 => dup3(fd, a2 as c_int, a3 as c_int) as c_long,
         libc::SYS_fcntl => fcntl(fd, a2 as c_int, a3 as c_ulong) as c_long,
         libc::SYS_ioctl => ioctl(fd, a2 as c_ulong, a3 as c_ulong) as c_long,
+        libc::SYS_sendfile => super::sendfile::sendfile(fd, a2 as c_int, p(a3) as *mut off_t, p(a4)) as c_long,
         _ => real(),
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! - `hooks`: the exported `extern "C"` functions that shadow libc's.
 //! - `real`: the libc functions they shadow, found with `dlsym(RTLD_NEXT)`.
+//! - `sendfile`: `sendfile`/`sendfile64` into an emulated socket.
+//! - `stat`: `fstat` & co. report an emulated socket as a socket.
 //! - `uaccess`: copying from and to the program's memory with the kernel's
 //!   EFAULT instead of a crash.
 //!
@@ -15,10 +17,11 @@
 
 pub mod epoll;
 pub mod mmsg;
-pub mod stat;
 pub mod hooks;
 pub mod poll;
 pub mod real;
+pub mod sendfile;
+pub mod stat;
 pub mod uaccess;
 
 use crate::errno::{Errno, KResult};
@@ -99,6 +102,14 @@ pub fn reentrant() -> bool {
 #[inline]
 pub fn emulated(fd: i32) -> Option<(&'static Host, FdEntry)> {
     if reentrant() {
+        return None;
+    }
+    // Not attached yet: the call comes from another library's constructor,
+    // run before ours. No fd of this image is known yet, and attaching here
+    // would allocate inside the caller, which may be the allocator itself
+    // (jemalloc reads /proc with syscall(SYS_read) under its init lock:
+    // redis-server deadlocked on its own malloc mutex).
+    if !READY.load(Ordering::Acquire) {
         return None;
     }
     let h = host()?;

@@ -73,6 +73,13 @@ real_fns! {
     __read_chk(c_int, *mut c_void, size_t, size_t) -> ssize_t;
     __recv_chk(c_int, *mut c_void, size_t, size_t, c_int) -> ssize_t;
     __recvfrom_chk(c_int, *mut c_void, size_t, size_t, c_int, *mut sockaddr, *mut socklen_t) -> ssize_t;
+    sendfile(c_int, c_int, *mut off_t, size_t) -> ssize_t;
+    sendfile64(c_int, c_int, *mut off_t, size_t) -> ssize_t;
+    fstat(c_int, *mut libc::stat) -> c_int;
+    fstat64(c_int, *mut libc::stat) -> c_int;
+    fstatat(c_int, *const libc::c_char, *mut libc::stat, c_int) -> c_int;
+    fstatat64(c_int, *const libc::c_char, *mut libc::stat, c_int) -> c_int;
+    statx(c_int, *const libc::c_char, c_int, libc::c_uint, *mut libc::statx) -> c_int;
     fork() -> libc::pid_t;
     _exit(c_int) -> ();
     _Exit(c_int) -> ();
@@ -92,10 +99,6 @@ real_fns! {
 }
 
 real_fns! {
-    fstat(c_int, *mut libc::stat) -> c_int;
-    fstat64(c_int, *mut libc::stat64) -> c_int;
-    __fxstat(c_int, c_int, *mut libc::stat) -> c_int;
-    __fxstat64(c_int, c_int, *mut libc::stat64) -> c_int;
     sendmmsg(c_int, *mut libc::mmsghdr, libc::c_uint, c_int) -> c_int;
     recvmmsg(c_int, *mut libc::mmsghdr, libc::c_uint, c_int, *mut libc::timespec) -> c_int;
 }
