@@ -13,10 +13,13 @@
 //!   futexes, the receive rings.
 //! - `sys`: raw system calls for the shim's own needs.
 //! - `trace`, `config`: tracing and environment settings.
+//! - `inspect`: a consistent copy of a namespace for the `netshim` command
+//!   (`src/bin/netshim`), which links this crate as an rlib.
 
 pub mod config;
 pub mod errno;
 pub mod ffi;
+pub mod inspect;
 pub mod net;
 pub mod shm;
 pub mod sys;

@@ -51,6 +51,11 @@ pub fn host() -> Option<&'static Host> {
 pub fn init() -> Option<&'static Host> {
     let _g = Guard::enter();
     let h = HOST.get_or_init(|| {
+        if linked_into_main_program() {
+            // The `netshim` command links this crate statically, hooks and
+            // all: in its own process every call goes to libc untouched.
+            return None;
+        }
         crate::trace::init();
         let cfg = crate::config::get();
         if cfg.mode == crate::config::Mode::Passthrough {
@@ -71,6 +76,33 @@ pub fn init() -> Option<&'static Host> {
     });
     READY.store(true, Ordering::Release);
     h.as_ref()
+}
+
+/// Whether this copy of the shim's code is part of the main program (an
+/// executable linked with the rlib, such as the `netshim` command) rather
+/// than the preloaded shared library. glibc visits the main program first
+/// in `dl_iterate_phdr`; the check is whether this function lies in one of
+/// its loaded segments.
+fn linked_into_main_program() -> bool {
+    extern "C" fn first_object(info: *mut libc::dl_phdr_info, _size: libc::size_t, data: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: glibc passes a valid dl_phdr_info whose dlpi_phdr array has
+        // dlpi_phnum entries, and `data` is the &mut (usize, bool) below.
+        unsafe {
+            let info = &*info;
+            let out = &mut *(data as *mut (usize, bool));
+            let phdrs = core::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize);
+            out.1 = phdrs.iter().any(|ph| {
+                let start = info.dlpi_addr as usize + ph.p_vaddr as usize;
+                ph.p_type == libc::PT_LOAD && (start..start + ph.p_memsz as usize).contains(&out.0)
+            });
+        }
+        1 // the main program only
+    }
+    let mut probe: (usize, bool) = (linked_into_main_program as fn() -> bool as usize, false);
+    // SAFETY: the callback only reads what glibc hands it and writes `probe`,
+    // which outlives the call.
+    unsafe { libc::dl_iterate_phdr(Some(first_object), &mut probe as *mut (usize, bool) as *mut libc::c_void) };
+    probe.1
 }
 
 /// Marks the calling thread as inside the shim for its lifetime.

@@ -106,18 +106,37 @@ impl Host {
         unsafe { super::ring::RingMem::new(self.base.add(RINGS_OFF + idx * RING_SIZE), RING_SIZE) }
     }
 
-    /// Maps (creating if needed) the namespace `ns` of the calling user.
-    pub fn attach(dir: &str, ns: &str) -> KResult<Host> {
+    /// The file of namespace `ns` of the calling user.
+    pub fn file_name(dir: &str, ns: &str) -> String {
         // SAFETY: getuid cannot fail.
         let uid = unsafe { libc::getuid() };
-        let name = format!("{dir}/netshim-{uid}-{ns}.v{LAYOUT_VERSION}");
+        format!("{dir}/netshim-{uid}-{ns}.v{LAYOUT_VERSION}")
+    }
+
+    /// Maps (creating if needed) the namespace `ns` of the calling user.
+    pub fn attach(dir: &str, ns: &str) -> KResult<Host> {
+        Self::attach_with(dir, ns, true)
+    }
+
+    /// Maps the namespace `ns` only if it exists (ENOENT otherwise): for
+    /// tools that look at a namespace without making one.
+    pub fn open_existing(dir: &str, ns: &str) -> KResult<Host> {
+        Self::attach_with(dir, ns, false)
+    }
+
+    fn attach_with(dir: &str, ns: &str, create: bool) -> KResult<Host> {
+        // SAFETY: getuid cannot fail.
+        let uid = unsafe { libc::getuid() };
+        let name = Self::file_name(dir, ns);
         let cpath = std::ffi::CString::new(name.clone()).map_err(|_| Errno::EINVAL)?;
-        let mut created = true;
-        // SAFETY: cpath is NUL-terminated; open is not one of the hooked calls.
-        let mut fd = unsafe {
-            libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o600)
+        let mut created = create;
+        let mut fd = if create {
+            // SAFETY: cpath is NUL-terminated; open is not one of the hooked calls.
+            unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o600) }
+        } else {
+            -1
         };
-        if fd < 0 && Errno::last() == Errno::EEXIST {
+        if !create || fd < 0 && Errno::last() == Errno::EEXIST {
             created = false;
             // SAFETY: as above.
             fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
