@@ -279,6 +279,33 @@ impl TestResult {
 
 /// Runs `program` on the kernel and, unless native-only, under the shim,
 /// and compares the two.
+/// Removes what a run's namespace left in the shared-memory directory: the
+/// namespace file and any poll-waiter FIFOs (`netshim-<uid>-<ns>.v<N>[.w<i>]`).
+/// The run's processes are gone (its process group was killed), so nothing
+/// maps it any more.
+pub fn remove_namespace(ns: &str) {
+    let dir = std::env::var("NETSHIM_SHM_DIR").unwrap_or_else(|_| "/dev/shm".into());
+    // SAFETY: getuid has no failure mode.
+    let uid = unsafe { getuid() };
+    let prefix = format!("netshim-{uid}-{ns}.v");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if let Some(rest) = name.strip_prefix(&prefix) {
+            // The version digits, then optionally ".w<i>": not another namespace's name.
+            let ver_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            if ver_end > 0 && (rest.len() == ver_end || rest[ver_end..].starts_with(".w")) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+extern "C" {
+    fn getuid() -> u32;
+}
+
 pub fn run_test(program: &Program, setup: &Setup<'_>) -> TestResult {
     let native = run_parsed(&native_spec(&program.path, setup.timeout));
     let mut result = TestResult {
@@ -303,6 +330,7 @@ pub fn run_test(program: &Program, setup: &Setup<'_>) -> TestResult {
     if let Some(shim) = setup.shim {
         let ns = setup.namespaces.fresh();
         let shim_run = run_parsed(&shim_spec(&program.path, shim, &ns, setup.timeout));
+        remove_namespace(&ns);
         match &shim_run {
             Ok(s) => {
                 let cmp =
