@@ -13,7 +13,7 @@ use crate::net::{self, addr::Addr, RecvMsg, SendMsg};
 use crate::shm::Host;
 use crate::task::{self, FdEntry};
 use crate::trace::{family_name, fmt_sockaddr, type_name};
-use libc::{c_int, c_long, c_ulong, c_void, iovec, msghdr, off_t, pid_t, size_t, sockaddr, socklen_t, ssize_t};
+use libc::{c_int, c_long, c_uint, c_ulong, c_void, iovec, msghdr, off_t, pid_t, size_t, sockaddr, socklen_t, ssize_t};
 use std::sync::atomic::Ordering;
 
 /// move_addr_to_kernel: EINVAL for a length out of range, EFAULT for a bad pointer.
@@ -523,6 +523,43 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     })
 }
 
+/// Closes the emulated fds in `[first, last]` (the kernel's close_range
+/// walks the fd table the same way, fs/file.c `__close_range`); the real
+/// call then closes everything else of the range, placeholders included.
+fn close_range_emulated(first: c_uint, last: c_uint) {
+    let Some(h) = super::host() else { return };
+    let Some(slot) = crate::task::my_slot() else { return };
+    let limit = last.saturating_add(1);
+    for (fd, _) in crate::task::entries(h, slot, limit) {
+        if fd as c_uint >= first {
+            run::<c_int>("close", || format!("{fd}"), || {
+                net::fd_close(h, fd);
+                Ok(0)
+            });
+        }
+    }
+}
+
+/// CLOSE_RANGE_CLOEXEC only marks the fds: the placeholders carry the flag
+/// as any fd does, so the kernel does it alone.
+const CLOSE_RANGE_CLOEXEC: c_uint = 4;
+
+#[no_mangle]
+pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    if flags as c_uint & CLOSE_RANGE_CLOEXEC == 0 && first <= last && !super::reentrant() {
+        close_range_emulated(first, last);
+    }
+    real::close_range()(first, last, flags)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn closefrom(first: c_int) {
+    if first >= 0 && !super::reentrant() {
+        close_range_emulated(first as c_uint, c_uint::MAX);
+    }
+    real::closefrom()(first)
+}
+
 /// After a real call put a copy of the placeholder at `newfd`: record it.
 fn record_dup(h: &Host, e: FdEntry, newfd: c_int) -> KResult<i64> {
     if let Err(err) = net::fd_dup(h, e, newfd) {
@@ -773,6 +810,7 @@ pub unsafe extern "C" fn syscall(n: c_long, a1: c_long, a2: c_long, a3: c_long, 
     match n {
         libc::SYS_socket => socket(a1 as c_int, a2 as c_int, a3 as c_int) as c_long,
         libc::SYS_socketpair => socketpair(a1 as c_int, a2 as c_int, a3 as c_int, p(a4) as *mut c_int) as c_long,
+        libc::SYS_close_range => close_range(a1 as c_uint, a2 as c_uint, a3 as c_int) as c_long,
         _ if emulated(fd).is_none() => real(),
         libc::SYS_bind => bind(fd, p(a2) as *const sockaddr, a3 as socklen_t) as c_long,
         libc::SYS_listen => listen(fd, a2 as c_int) as c_long,

@@ -64,6 +64,8 @@ real_fns! {
     sendmsg(c_int, *const msghdr, c_int) -> ssize_t;
     recvmsg(c_int, *mut msghdr, c_int) -> ssize_t;
     close(c_int) -> c_int;
+    close_range(libc::c_uint, libc::c_uint, c_int) -> c_int;
+    closefrom(c_int) -> ();
     dup(c_int) -> c_int;
     dup2(c_int, c_int) -> c_int;
     dup3(c_int, c_int, c_int) -> c_int;

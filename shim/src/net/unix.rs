@@ -284,7 +284,12 @@ fn unix_bind(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                 }
                 let ty = g.socks[id.idx()].kind;
                 if unix_find_other(host, g, &name, &addr, ty).is_ok() {
-                    return Err(Errno::EADDRINUSE);
+                    // The holder may be a process killed with SIGKILL whose
+                    // sockets nobody closed yet: reap, then look again.
+                    crate::task::reap_dead_locked(host, g);
+                    if unix_find_other(host, g, &name, &addr, ty).is_ok() {
+                        return Err(Errno::EADDRINUSE);
+                    }
                 }
                 g.socks[id.idx()].addr = addr;
                 g.socks[id.idx()].unix_hashed = true;
