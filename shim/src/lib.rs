@@ -12,6 +12,7 @@
 //! - `shm`: the shared mapping that is the emulated host, its lock and
 //!   futexes, the receive rings.
 //! - `sys`: raw system calls for the shim's own needs.
+//! - `signal`: which handler ran during a blocking call (EINTR or restart).
 //! - `trace`, `config`: tracing and environment settings.
 //! - `inspect`: a consistent copy of a namespace for the `netshim` command
 //!   (`src/bin/netshim`), which links this crate as an rlib.
@@ -22,6 +23,7 @@ pub mod ffi;
 pub mod inspect;
 pub mod net;
 pub mod shm;
+pub mod signal;
 pub mod sys;
 pub mod task;
 pub mod trace;

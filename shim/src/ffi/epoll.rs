@@ -250,6 +250,15 @@ fn do_wait(h: &Host, epfd: c_int, out: *mut epoll_event, max: c_int, timeout: c_
             got.append(&mut real);
             break got;
         }
+        // ep_poll: nothing available and a signal pending: EINTR.
+        if let Some(e) = crate::signal::poll_interrupted() {
+            with_epolls(|m| {
+                if let Some(ep) = m.get_mut(&epfd) {
+                    ep.waiter.disarm();
+                }
+            });
+            return Err(e);
+        }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let wait = left.map_or(TICK, |l| l.min(TICK));
         let res = real_wait(epfd, max, wait.as_millis().max(if wait.is_zero() { 0 } else { 1 }) as c_int, sigmask);

@@ -3,6 +3,8 @@
 //! - `hooks`: the exported `extern "C"` functions that shadow libc's.
 //! - `real`: the libc functions they shadow, found with `dlsym(RTLD_NEXT)`.
 //! - `sendfile`: `sendfile`/`sendfile64` into an emulated socket.
+//! - `signal`: `sigaction`/`signal` wrap the program's handlers so that an
+//!   emulated blocking call knows a handler ran (EINTR or restart).
 //! - `stat`: `fstat` & co. report an emulated socket as a socket.
 //! - `uaccess`: copying from and to the program's memory with the kernel's
 //!   EFAULT instead of a crash.
@@ -21,6 +23,7 @@ pub mod hooks;
 pub mod poll;
 pub mod real;
 pub mod sendfile;
+pub mod signal;
 pub mod stat;
 pub mod uaccess;
 
@@ -191,6 +194,7 @@ impl CRet for isize {
 /// Runs an emulated call: guard, panic fence, errno, trace line.
 pub fn run<R: CRet>(name: &str, args: impl FnOnce() -> String, f: impl FnOnce() -> KResult<i64>) -> R {
     let _g = Guard::enter();
+    crate::signal::enter_call();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
         log::error!(target: "netshim", "panic inside {name}; returning EIO");
         Err(Errno::EIO)

@@ -224,6 +224,10 @@ pub fn do_poll(h: &Host, fds: &mut [pollfd], timeout: Option<Duration>, sigmask:
             let (real, _) = real_ppoll(fds, &slots, None, Some(Duration::ZERO), sigmask)?;
             return Ok((emu + real) as i64);
         }
+        // do_poll: nothing ready, a handler ran: -ERESTARTNOHAND, i.e. EINTR.
+        if let Some(e) = crate::signal::poll_interrupted() {
+            return Err(e);
+        }
         let ids: Vec<SockId> = slots.iter().filter_map(|s| if let Slot::Emu(id) = s { Some(*id) } else { None }).collect();
         let r = with_waiter(|w| {
             let watches: Vec<Watch> = ids.iter().map(|id| h.shared()[id.idx()].wq.watch(w.id)).collect();

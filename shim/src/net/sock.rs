@@ -319,6 +319,7 @@ impl WaitQueue {
         const TICK: Duration = crate::task::REAP_TICK;
         // The peer is usually awake and about to answer: spin a little
         // before paying for a futex sleep and the peer's futex wake.
+        let has_timeout = deadline.is_some();
         if crate::sys::multi_cpu() {
             for _ in 0..spin_iters() {
                 if self.seq.load(Ordering::Acquire) != seq {
@@ -329,6 +330,10 @@ impl WaitQueue {
         }
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let r = loop {
+            // signal_pending() before each sleep, as the kernel's wait loops check it.
+            if let Some(e) = crate::signal::sock_interrupted(has_timeout) {
+                break Err(e);
+            }
             let now = Instant::now();
             let left = match deadline {
                 Some(d) if d <= now => break Err(crate::errno::Errno::EAGAIN),
@@ -343,6 +348,9 @@ impl WaitQueue {
                         break Ok(());
                     }
                 }
+                // A handler ran: the check at the top of the loop decides
+                // between EINTR and going on (a restarted call).
+                Err(e) if e == crate::errno::Errno::EINTR => {}
                 Err(e) => break Err(e),
             }
         };
