@@ -5,6 +5,7 @@
 //! - `sendfile`: `sendfile`/`sendfile64` into an emulated socket.
 //! - `signal`: `sigaction`/`signal` wrap the program's handlers so that an
 //!   emulated blocking call knows a handler ran (EINTR or restart).
+//! - `stdio`: `fdopen` on an emulated socket (a FILE whose I/O is emulated).
 //! - `stat`: `fstat` & co. report an emulated socket as a socket.
 //! - `uaccess`: copying from and to the program's memory with the kernel's
 //!   EFAULT instead of a crash.
@@ -24,6 +25,7 @@ pub mod poll;
 pub mod real;
 pub mod sendfile;
 pub mod signal;
+pub mod stdio;
 pub mod stat;
 pub mod uaccess;
 

@@ -64,6 +64,7 @@ real_fns! {
     sendmsg(c_int, *const msghdr, c_int) -> ssize_t;
     recvmsg(c_int, *mut msghdr, c_int) -> ssize_t;
     close(c_int) -> c_int;
+    fdopen(c_int, *const libc::c_char) -> *mut libc::FILE;
     sigaction(c_int, *const libc::sigaction, *mut libc::sigaction) -> c_int;
     signal(c_int, libc::sighandler_t) -> libc::sighandler_t;
     close_range(libc::c_uint, libc::c_uint, c_int) -> c_int;
