@@ -36,6 +36,7 @@ pub static UNIX_STREAM_OPS: ProtoOps = ProtoOps {
     getsockopt: sock_no_getsockopt,
     sendmsg: unix_stream_sendmsg,
     recvmsg: unix_stream_recvmsg,
+    set_peek_off: Some(unix_set_peek_off),
 };
 
 pub static UNIX_DGRAM_OPS: ProtoOps = ProtoOps {
@@ -53,6 +54,7 @@ pub static UNIX_DGRAM_OPS: ProtoOps = ProtoOps {
     getsockopt: sock_no_getsockopt,
     sendmsg: unix_dgram_sendmsg,
     recvmsg: unix_dgram_recvmsg,
+    set_peek_off: Some(unix_set_peek_off),
 };
 
 pub static UNIX_SEQPACKET_OPS: ProtoOps = ProtoOps {
@@ -70,6 +72,7 @@ pub static UNIX_SEQPACKET_OPS: ProtoOps = ProtoOps {
     getsockopt: sock_no_getsockopt,
     sendmsg: unix_seqpacket_sendmsg,
     recvmsg: unix_seqpacket_recvmsg,
+    set_peek_off: Some(unix_set_peek_off),
 };
 
 /// net.unix.max_dgram_qlen
@@ -494,6 +497,11 @@ fn unix_accept(host: &Host, id: SockId, nonblock: bool) -> KResult<SockId> {
     s.wq.wake();
     with_host(host, |g| g.socks[tsk.idx()].ss = SsState::Connected);
     Ok(tsk)
+}
+
+/// `unix_set_peek_off`: `sk_peek_off` under the iolock (SO_PEEK_OFF).
+fn unix_set_peek_off(host: &Host, id: SockId, val: i32) -> KResult<()> {
+    sockopt::sk_set_peek_off(host, id, val)
 }
 
 /// `unix_getname`.
