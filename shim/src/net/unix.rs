@@ -95,7 +95,8 @@ pub fn unix_create(host: &Host, g: &mut HostState, ty: i32, protocol: i32) -> KR
         libc::SOCK_SEQPACKET => (libc::SOCK_SEQPACKET, OpsId::UnixSeqpacket),
         _ => return Err(Errno::ESOCKTNOSUPPORT),
     };
-    let id = sk_alloc(host, g, libc::AF_UNIX as u16, kind as u16, protocol as u16, ops)?;
+    // unix_create1 leaves sk_protocol 0, whichever of 0/PF_UNIX was asked.
+    let id = sk_alloc(host, g, libc::AF_UNIX as u16, kind as u16, 0, ops)?;
     sh(host, id).max_ack_backlog.store(MAX_DGRAM_QLEN, Ordering::Relaxed);
     Ok(id)
 }
