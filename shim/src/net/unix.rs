@@ -488,6 +488,12 @@ fn unix_accept(host: &Host, id: SockId, nonblock: bool) -> KResult<SockId> {
             if let Some(t) = acceptq_pop(g, id) {
                 return Ok(Some(t));
             }
+            // __skb_try_recv_datagram found nothing: a non-blocking call
+            // ends with EAGAIN; __skb_wait_for_more_packets then stops on
+            // RCV_SHUTDOWN with no error, which unix_accept makes EINVAL.
+            if nonblock {
+                return Ok(None);
+            }
             if s.shutdown() & RCV_SHUTDOWN != 0 || s.state() != TcpState::Listen {
                 return Err(Errno::EINVAL);
             }
