@@ -347,12 +347,15 @@ impl WaitQueue {
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let r = loop {
             let now = Instant::now();
-            let left = match deadline {
+            let r = match deadline {
                 Some(d) if d <= now => break Err(crate::errno::Errno::EAGAIN),
-                Some(d) => (d - now).min(TICK),
-                None => TICK,
+                // A timed sleep: a signal ends it with EINTR, SA_RESTART
+                // or not (sock_intr_errno of a finite timeout).
+                Some(d) => futex::wait(&self.seq, seq, Some((d - now).min(TICK))),
+                // No timeout: -ERESTARTSYS, restarted after SA_RESTART handlers.
+                None => futex::wait_restartable(&self.seq, seq, TICK),
             };
-            match futex::wait(&self.seq, seq, Some(left)) {
+            match r {
                 Ok(()) => break Ok(()),
                 Err(e) if e == crate::errno::Errno::ETIMEDOUT => {
                     on_tick();
