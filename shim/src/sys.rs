@@ -123,9 +123,20 @@ pub fn close_fd(fd: i32) {
 /// The running kernel's HZ (jiffies per second), which socket timeouts are
 /// rounded to. User space cannot read CONFIG_HZ, so ask the kernel once: a
 /// 1 µs SO_RCVTIMEO on a throw-away kernel socket reads back as one jiffy.
+/// A failed probe (no fd left, say) is not remembered: 250 until it works.
 pub fn kernel_hz() -> u64 {
-    static HZ: once_cell::sync::OnceCell<u64> = once_cell::sync::OnceCell::new();
-    *HZ.get_or_init(|| probe_hz().unwrap_or(250))
+    use core::sync::atomic::{AtomicU64, Ordering};
+    static HZ: AtomicU64 = AtomicU64::new(0);
+    match HZ.load(Ordering::Relaxed) {
+        0 => match probe_hz() {
+            Some(hz) => {
+                HZ.store(hz, Ordering::Relaxed);
+                hz
+            }
+            None => 250,
+        },
+        hz => hz,
+    }
 }
 
 fn probe_hz() -> Option<u64> {
