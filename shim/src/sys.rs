@@ -119,3 +119,57 @@ pub fn close_fd(fd: i32) {
     // SAFETY: closing an fd number is memory-safe whatever the number.
     let _ = unsafe { syscall!(SYS_close, fd) };
 }
+
+/// The running kernel's HZ (jiffies per second), which socket timeouts are
+/// rounded to. User space cannot read CONFIG_HZ, so ask the kernel once: a
+/// 1 µs SO_RCVTIMEO on a throw-away kernel socket reads back as one jiffy.
+/// A failed probe (no fd left, say) is not remembered: 250 until it works.
+pub fn kernel_hz() -> u64 {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    static HZ: AtomicU64 = AtomicU64::new(0);
+    match HZ.load(Ordering::Relaxed) {
+        0 => match probe_hz() {
+            Some(hz) => {
+                HZ.store(hz, Ordering::Relaxed);
+                hz
+            }
+            None => 250,
+        },
+        hz => hz,
+    }
+}
+
+fn probe_hz() -> Option<u64> {
+    // SAFETY: socket takes no pointers.
+    let fd = unsafe { syscall!(SYS_socket, libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) }.ok()? as i32;
+    let set: [i64; 2] = [0, 1];
+    let mut got: [i64; 2] = [0, 0];
+    let mut len: libc::socklen_t = 16;
+    // SAFETY: `set`, `got` and `len` live on this frame and are as large as
+    // the lengths given.
+    let r = unsafe {
+        syscall!(SYS_setsockopt, fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, set.as_ptr(), 16).and_then(|_| {
+            syscall!(SYS_getsockopt, fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, got.as_mut_ptr(), &mut len as *mut libc::socklen_t)
+        })
+    };
+    close_fd(fd);
+    r.ok()?;
+    let jiffy_us = got[0].checked_mul(1_000_000)?.checked_add(got[1])?;
+    (jiffy_us > 0).then(|| (1_000_000 + jiffy_us as u64 / 2) / jiffy_us as u64)
+}
+
+/// Linux capability numbers (include/uapi/linux/capability.h).
+pub const CAP_NET_ADMIN: u32 = 12;
+pub const CAP_NET_RAW: u32 = 13;
+
+/// `capable(cap)` for the calling thread: whether `cap` is in its
+/// effective set (asked each time: capset may change it).
+pub fn capable(cap: u32) -> bool {
+    // struct __user_cap_header_struct / __user_cap_data_struct (v3).
+    let hdr: [u32; 2] = [0x20080522, 0];
+    let mut data = [0u32; 6];
+    // SAFETY: capget writes two 3-word data structs for version 3.
+    let r = unsafe { syscall!(SYS_capget, hdr.as_ptr(), data.as_mut_ptr()) };
+    let (word, bit) = ((cap / 32) as usize, cap % 32);
+    r.is_ok() && data[word * 3] & (1 << bit) != 0
+}

@@ -37,6 +37,9 @@ pub static INET_STREAM_OPS: ProtoOps = ProtoOps {
     getsockopt: inet_getsockopt,
     sendmsg: tcp_sendmsg,
     recvmsg: tcp_recvmsg,
+    // The kernel has sk_set_peek_off / udp_set_peek_off here; MSG_PEEK
+    // offsets are not emulated for inet.
+    set_peek_off: None,
 };
 
 pub static INET_DGRAM_OPS: ProtoOps = ProtoOps {
@@ -54,6 +57,9 @@ pub static INET_DGRAM_OPS: ProtoOps = ProtoOps {
     getsockopt: inet_getsockopt,
     sendmsg: udp_sendmsg,
     recvmsg: udp_recvmsg,
+    // The kernel has sk_set_peek_off / udp_set_peek_off here; MSG_PEEK
+    // offsets are not emulated for inet.
+    set_peek_off: None,
 };
 
 const SIOCATMARK: u64 = 0x8905;

@@ -163,6 +163,23 @@ pub struct Opts {
     pub keepintvl: i32,
     pub keepcnt: i32,
     pub rcvlowat: i32,
+    /// sock_flag bits sk_setsockopt keeps (net/core/sock.c): SOCK_DBG,
+    /// SOCK_LOCALROUTE, sk_no_check_tx, sk_scm_security, SOCK_RCVTSTAMP,
+    /// SOCK_RCVTSTAMPNS, SOCK_TSTAMP_NEW, SOCK_RXQ_OVFL, SOCK_SELECT_ERR_QUEUE,
+    /// SOCK_ZEROCOPY.
+    pub debug: bool,
+    pub dontroute: bool,
+    pub no_check: bool,
+    pub passsec: bool,
+    pub rcvtstamp: bool,
+    pub rcvtstampns: bool,
+    pub tstamp_new: bool,
+    pub rxq_ovfl: bool,
+    pub select_err_queue: bool,
+    pub zerocopy: bool,
+    /// `sk_priority`, `sk_mark`.
+    pub priority: i32,
+    pub mark: u32,
 }
 
 /// The control block of one socket, under the host lock.
@@ -335,12 +352,15 @@ impl WaitQueue {
                 break Err(e);
             }
             let now = Instant::now();
-            let left = match deadline {
+            let r = match deadline {
                 Some(d) if d <= now => break Err(crate::errno::Errno::EAGAIN),
-                Some(d) => (d - now).min(TICK),
-                None => TICK,
+                // A timed sleep: a signal ends it with EINTR, SA_RESTART
+                // or not (sock_intr_errno of a finite timeout).
+                Some(d) => futex::wait(&self.seq, seq, Some((d - now).min(TICK))),
+                // No timeout: -ERESTARTSYS, restarted after SA_RESTART handlers.
+                None => futex::wait_restartable(&self.seq, seq, TICK),
             };
-            match futex::wait(&self.seq, seq, Some(left)) {
+            match r {
                 Ok(()) => break Ok(()),
                 Err(e) if e == crate::errno::Errno::ETIMEDOUT => {
                     on_tick();
@@ -413,6 +433,8 @@ pub struct SockShared {
     pub max_ack_backlog: AtomicU32,
     /// SOCK_* flags below.
     pub flags: AtomicU32,
+    /// `sk_peek_off` (-1: off), set through SO_PEEK_OFF.
+    pub peek_off: AtomicI32,
 }
 
 /// `sock_flag(sk, SOCK_DEAD)`: the socket was released (its file closed).
@@ -456,7 +478,8 @@ impl SockShared {
     pub fn deadline(us: &AtomicU64) -> Option<Instant> {
         match us.load(Ordering::Relaxed) {
             0 => None,
-            v => Some(Instant::now() + Duration::from_micros(v)),
+            // A timeout past what an Instant can hold is no timeout.
+            v => Instant::now().checked_add(Duration::from_micros(v)),
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct ProtoOps {
     pub getsockopt: fn(&Host, SockId, i32, i32, usize) -> KResult<Vec<u8>>,
     pub sendmsg: fn(&Host, SockId, &SendMsg<'_>) -> KResult<usize>,
     pub recvmsg: fn(&Host, SockId, &mut RecvMsg<'_>) -> KResult<usize>,
+    /// `set_peek_off` (SO_PEEK_OFF); None where the kernel's table has none.
+    pub set_peek_off: Option<fn(&Host, SockId, i32) -> KResult<()>>,
 }
 
 // The kernel's sock_no_* stand-ins for operations a type does not have.
@@ -159,6 +161,7 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
     sh.wmem_queued.store(0, Ordering::Relaxed);
     sh.max_ack_backlog.store(0, Ordering::Relaxed);
     sh.flags.store(0, Ordering::Release);
+    sh.peek_off.store(-1, Ordering::Relaxed);
     g.nsocks_hw = g.nsocks_hw.max(idx as u32 + 1);
     Ok(id)
 }

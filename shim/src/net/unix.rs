@@ -36,6 +36,7 @@ pub static UNIX_STREAM_OPS: ProtoOps = ProtoOps {
     getsockopt: sock_no_getsockopt,
     sendmsg: unix_stream_sendmsg,
     recvmsg: unix_stream_recvmsg,
+    set_peek_off: Some(unix_set_peek_off),
 };
 
 pub static UNIX_DGRAM_OPS: ProtoOps = ProtoOps {
@@ -53,6 +54,7 @@ pub static UNIX_DGRAM_OPS: ProtoOps = ProtoOps {
     getsockopt: sock_no_getsockopt,
     sendmsg: unix_dgram_sendmsg,
     recvmsg: unix_dgram_recvmsg,
+    set_peek_off: Some(unix_set_peek_off),
 };
 
 pub static UNIX_SEQPACKET_OPS: ProtoOps = ProtoOps {
@@ -70,6 +72,7 @@ pub static UNIX_SEQPACKET_OPS: ProtoOps = ProtoOps {
     getsockopt: sock_no_getsockopt,
     sendmsg: unix_seqpacket_sendmsg,
     recvmsg: unix_seqpacket_recvmsg,
+    set_peek_off: Some(unix_set_peek_off),
 };
 
 /// net.unix.max_dgram_qlen
@@ -92,7 +95,8 @@ pub fn unix_create(host: &Host, g: &mut HostState, ty: i32, protocol: i32) -> KR
         libc::SOCK_SEQPACKET => (libc::SOCK_SEQPACKET, OpsId::UnixSeqpacket),
         _ => return Err(Errno::ESOCKTNOSUPPORT),
     };
-    let id = sk_alloc(host, g, libc::AF_UNIX as u16, kind as u16, protocol as u16, ops)?;
+    // unix_create1 leaves sk_protocol 0, whichever of 0/PF_UNIX was asked.
+    let id = sk_alloc(host, g, libc::AF_UNIX as u16, kind as u16, 0, ops)?;
     sh(host, id).max_ack_backlog.store(MAX_DGRAM_QLEN, Ordering::Relaxed);
     Ok(id)
 }
@@ -489,6 +493,12 @@ fn unix_accept(host: &Host, id: SockId, nonblock: bool) -> KResult<SockId> {
             if let Some(t) = acceptq_pop(g, id) {
                 return Ok(Some(t));
             }
+            // __skb_try_recv_datagram found nothing: a non-blocking call
+            // ends with EAGAIN; __skb_wait_for_more_packets then stops on
+            // RCV_SHUTDOWN with no error, which unix_accept makes EINVAL.
+            if nonblock {
+                return Ok(None);
+            }
             if s.shutdown() & RCV_SHUTDOWN != 0 || s.state() != TcpState::Listen {
                 return Err(Errno::EINVAL);
             }
@@ -499,6 +509,11 @@ fn unix_accept(host: &Host, id: SockId, nonblock: bool) -> KResult<SockId> {
     s.wq.wake();
     with_host(host, |g| g.socks[tsk.idx()].ss = SsState::Connected);
     Ok(tsk)
+}
+
+/// `unix_set_peek_off`: `sk_peek_off` under the iolock (SO_PEEK_OFF).
+fn unix_set_peek_off(host: &Host, id: SockId, val: i32) -> KResult<()> {
+    sockopt::sk_set_peek_off(host, id, val)
 }
 
 /// `unix_getname`.
