@@ -352,15 +352,12 @@ impl WaitQueue {
                 break Err(e);
             }
             let now = Instant::now();
-            let r = match deadline {
+            let left = match deadline {
                 Some(d) if d <= now => break Err(crate::errno::Errno::EAGAIN),
-                // A timed sleep: a signal ends it with EINTR, SA_RESTART
-                // or not (sock_intr_errno of a finite timeout).
-                Some(d) => futex::wait(&self.seq, seq, Some((d - now).min(TICK))),
-                // No timeout: -ERESTARTSYS, restarted after SA_RESTART handlers.
-                None => futex::wait_restartable(&self.seq, seq, TICK),
+                Some(d) => (d - now).min(TICK),
+                None => TICK,
             };
-            match r {
+            match futex::wait(&self.seq, seq, Some(left)) {
                 Ok(()) => break Ok(()),
                 Err(e) if e == crate::errno::Errno::ETIMEDOUT => {
                     on_tick();
