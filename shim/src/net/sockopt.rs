@@ -7,11 +7,21 @@ use crate::errno::{Errno, KResult};
 use crate::shm::Host;
 use std::sync::atomic::Ordering;
 
-/// net.core.wmem_default / rmem_default, and the _max the setters cap at.
+/// net.core.wmem_default / rmem_default.
 pub const WMEM_DEFAULT: u32 = 212992;
 pub const RMEM_DEFAULT: u32 = 212992;
-const WMEM_MAX: u32 = 212992;
-const RMEM_MAX: u32 = 212992;
+
+/// net.core.wmem_max, which SO_SNDBUF is capped at (read once).
+fn sysctl_wmem_max() -> u32 {
+    static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
+    *V.get_or_init(|| sysctl("/proc/sys/net/core/wmem_max", 212992))
+}
+
+/// net.core.rmem_max, which SO_RCVBUF is capped at (read once).
+fn sysctl_rmem_max() -> u32 {
+    static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
+    *V.get_or_init(|| sysctl("/proc/sys/net/core/rmem_max", 212992))
+}
 /// SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF on x86_64.
 const MIN_SNDBUF: u32 = 4608;
 const MIN_RCVBUF: u32 = 2304;
@@ -123,18 +133,33 @@ pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResul
             }
             libc::SO_KEEPALIVE => c.opts.keepalive = on,
             libc::SO_BROADCAST => c.opts.broadcast = on,
-            libc::SO_OOBINLINE => c.opts.oobinline = on,
+            libc::SO_OOBINLINE => {
+                c.opts.oobinline = on;
+                s.set_flag(SOCK_URGINLINE, on);
+            }
             libc::SO_PASSCRED => {
                 c.opts.passcred = on;
                 s.set_flag(SOCK_PASSCRED, on);
             }
             libc::SO_SNDBUF | libc::SO_SNDBUFFORCE => {
-                let v = (v.max(0) as u32).min(if name == libc::SO_SNDBUF { WMEM_MAX } else { i32::MAX as u32 / 2 });
+                // SO_SNDBUF: min_t(u32, val, sysctl_wmem_max), so -1 is the
+                // maximum; SO_SNDBUFFORCE: negative is 0. Then at most
+                // INT_MAX / 2, doubled, at least SOCK_MIN_SNDBUF.
+                let v = if name == libc::SO_SNDBUF { (v as u32).min(sysctl_wmem_max()) } else { v.max(0) as u32 };
+                let v = v.min(i32::MAX as u32 / 2);
                 s.sndbuf.store((v * 2).max(MIN_SNDBUF), Ordering::Relaxed);
+                // sk_write_space: a bigger buffer may let writers go on.
+                s.wq.wake();
             }
             libc::SO_RCVBUF | libc::SO_RCVBUFFORCE => {
-                let v = (v.max(0) as u32).min(if name == libc::SO_RCVBUF { RMEM_MAX } else { i32::MAX as u32 / 2 });
+                let v = if name == libc::SO_RCVBUF { (v as u32).min(sysctl_rmem_max()) } else { v.max(0) as u32 };
+                let v = v.min(i32::MAX as u32 / 2);
                 s.rcvbuf.store((v * 2).max(MIN_RCVBUF), Ordering::Relaxed);
+            }
+            libc::SO_PEEK_OFF => {
+                // sock->ops->set_peek_off (sk_set_peek_off): every
+                // emulated family's ops have it.
+                s.sk_peek_off.store(v, Ordering::Relaxed);
             }
             libc::SO_RCVLOWAT => c.opts.rcvlowat = v.max(1),
             libc::SO_PRIORITY | libc::SO_DEBUG | libc::SO_DONTROUTE | libc::SO_NO_CHECK | libc::SO_MARK
@@ -175,6 +200,7 @@ pub fn sock_getsockopt(host: &Host, id: SockId, name: i32, len: usize) -> KResul
             libc::SO_RCVBUF => s.rcvbuf.load(Ordering::Relaxed) as i32,
             libc::SO_RCVLOWAT => c.opts.rcvlowat.max(1),
             libc::SO_SNDLOWAT => 1,
+            libc::SO_PEEK_OFF => s.sk_peek_off.load(Ordering::Relaxed),
             libc::SO_PRIORITY | libc::SO_DEBUG | libc::SO_DONTROUTE | libc::SO_NO_CHECK | libc::SO_MARK => 0,
             libc::SO_RCVTIMEO => return Ok(timeval_out(s.rcvtimeo_us.load(Ordering::Relaxed), len)),
             libc::SO_SNDTIMEO => return Ok(timeval_out(s.sndtimeo_us.load(Ordering::Relaxed), len)),
