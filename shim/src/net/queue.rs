@@ -214,16 +214,43 @@ pub struct Record {
 
 /// Takes (or peeks) the first record, copying its payload into `iov`.
 pub fn record_take(host: &Host, me: SockId, iov: &mut [&mut [u8]], peek: bool) -> Option<Record> {
+    record_take_at(host, me, iov, peek, -1).map(|(r, _)| r)
+}
+
+/// `record_take` with the socket's peek offset (`sk_peek_off`), as
+/// `__skb_try_recv_from_queue` does: MSG_PEEK at an offset >= 0 steps over
+/// whole records the offset covers and copies from the offset into the
+/// next one. Returns the record and that offset into it.
+pub fn record_take_at(host: &Host, me: SockId, iov: &mut [&mut [u8]], peek: bool, off: i32) -> Option<(Record, usize)> {
     let sh = &host.shared()[me.idx()];
     let mut q: ShmGuard<'_, RxQueue> = sh.rx.lock();
     if q.nrec == 0 {
         return None;
     }
     let ring = host.ring(me.idx());
-    let mut hb = [0u8; HDR];
-    ring.read_at(q.head, &mut hb);
-    let h = hdr_from(&hb);
-    let mut pos = q.head + HDR as u64;
+    let read_hdr = |at: u64| {
+        let mut hb = [0u8; HDR];
+        ring.read_at(at, &mut hb);
+        hdr_from(&hb)
+    };
+    let mut at = q.head;
+    let mut h = read_hdr(at);
+    let mut skip = 0usize;
+    if peek && off >= 0 {
+        let mut o = off as usize;
+        let mut left = q.nrec;
+        while o > 0 && o >= h.len as usize {
+            o -= h.len as usize;
+            left -= 1;
+            if left == 0 {
+                return None;
+            }
+            at += rec_size(h.addr_len as usize, h.nsocks as usize, h.len as usize) as u64;
+            h = read_hdr(at);
+        }
+        skip = o;
+    }
+    let mut pos = at + HDR as u64;
     let mut from = Addr::default();
     from.len = (h.addr_len as u32).min(128);
     ring.read_at(pos, &mut from.bytes[..from.len as usize]);
@@ -235,8 +262,8 @@ pub fn record_take(host: &Host, me: SockId, iov: &mut [&mut [u8]], peek: bool) -
         socks.push(SockId(u32::from_ne_bytes(b)));
         pos += 4;
     }
-    let copied = (h.len as usize).min(iov_len_mut(iov));
-    get_iov(&ring, pos, iov, copied);
+    let copied = (h.len as usize - skip).min(iov_len_mut(iov));
+    get_iov(&ring, pos + skip as u64, iov, copied);
     if !peek {
         q.head += rec_size(h.addr_len as usize, h.nsocks as usize, h.len as usize) as u64;
         q.nrec -= 1;
@@ -244,7 +271,7 @@ pub fn record_take(host: &Host, me: SockId, iov: &mut [&mut [u8]], peek: bool) -
         // kfree_skb / consume_skb -> sock_wfree
         skb::sock_wfree(host, h.owner, h.truesize);
     }
-    Some(Record { len: h.len as usize, copied, from, cred: h.cred, socks })
+    Some((Record { len: h.len as usize, copied, from, cred: h.cred, socks }, skip))
 }
 
 /// Payload bytes of every queued record (unix_inq_len on SOCK_SEQPACKET).

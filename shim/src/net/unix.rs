@@ -1175,12 +1175,14 @@ fn unix_dgram_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult
     let peek = flags & libc::MSG_PEEK != 0;
     let nonblock = flags & libc::MSG_DONTWAIT != 0;
     let deadline = SockShared::deadline(&s.rcvtimeo_us);
-    let rec = loop {
+    let (rec, skip) = loop {
         let seq = s.wq.prepare();
         if let Some(e) = s.take_err() {
             return Err(e);
         }
-        if let Some(r) = queue::record_take(host, id, &mut msg.iov, peek) {
+        // sk_peek_offset
+        let off = if peek { s.sk_peek_off.load(Ordering::Relaxed) } else { 0 };
+        if let Some(r) = queue::record_take_at(host, id, &mut msg.iov, peek, off) {
             break r;
         }
         if s.shutdown() & RCV_SHUTDOWN != 0 {
@@ -1203,8 +1205,13 @@ fn unix_dgram_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult
     if !rec.from.is_empty() {
         msg.name = Some(rec.from);
     }
-    if rec.copied < rec.len {
+    if rec.copied < rec.len - skip {
         msg.msg_flags |= libc::MSG_TRUNC;
+    }
+    if peek {
+        sk_peek_offset_fwd(s, rec.copied as i64);
+    } else {
+        sk_peek_offset_bwd(s, rec.len as i64);
     }
     if s.flag(SOCK_PASSCRED) {
         put_creds(msg, rec.cred);
@@ -1212,7 +1219,7 @@ fn unix_dgram_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult
     if !peek && !rec.socks.is_empty() {
         msg.rights = rec.socks;
     }
-    Ok(if flags & libc::MSG_TRUNC != 0 { rec.len } else { rec.copied })
+    Ok(if flags & libc::MSG_TRUNC != 0 { rec.len - skip } else { rec.copied })
 }
 
 fn unix_seqpacket_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
