@@ -78,13 +78,18 @@ pub fn snapshot(host: &Host) -> Snapshot {
         let (recv_q, send_q) = if state == TcpState::Listen {
             (c.acceptq_len as u64, s.max_ack_backlog.load(Ordering::Relaxed) as u64)
         } else {
-            let used = s.rx.lock().used() as u64;
-            let rq = if stream || c.family != libc::AF_UNIX as u16 {
-                used
+            let id = SockId(i as u32);
+            // unix_diag: unix_inq_len and unix_outq_len (sk_wmem_alloc).
+            let rq = if c.family != libc::AF_UNIX as u16 {
+                s.rx.lock().used() as u64
+            } else if c.kind == libc::SOCK_STREAM as u16 {
+                crate::net::queue::SkbQueue::lock(host, id).inq_len() as u64
+            } else if stream {
+                crate::net::queue::records_total_len(host, id) as u64
             } else {
-                crate::net::queue::first_record_len(host, SockId(i as u32)).1 as u64
+                crate::net::queue::first_record_len(host, id).1 as u64
             };
-            let sq = if c.family == libc::AF_UNIX as u16 { s.wmem_queued.load(Ordering::Relaxed) as u64 } else { 0 };
+            let sq = if c.family == libc::AF_UNIX as u16 { crate::net::skb::sk_wmem_alloc_get(s) as u64 } else { 0 };
             (rq, sq)
         };
         let hashed = c.family == libc::AF_UNIX as u16 || c.num != 0 || state != TcpState::Close;

@@ -9,11 +9,13 @@
 //! - `queue`: receive queues: byte streams and datagram records in a ring.
 //! - `sockopt`: SOL_SOCKET options (net/core/sock.c).
 //! - `addr`: sockaddr parsing.
+//! - `skb`: skb truesize and the sender's sk_wmem_alloc (what AF_UNIX charges).
 //!
 //! Everything here is safe Rust working on the shared `Host`; user memory
 //! never reaches this layer except as slices the FFI layer checked.
 
 pub mod addr;
+pub mod skb;
 pub mod inet;
 pub mod queue;
 pub mod sock;

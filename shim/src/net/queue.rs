@@ -7,6 +7,7 @@
 //! for the copy: the data path never needs the host lock.
 
 use super::addr::Addr;
+use super::skb::{self, Owner};
 use super::sock::{Cred, RxQueue, SockId};
 use crate::shm::mutex::ShmGuard;
 use crate::shm::ring::RingMem;
@@ -112,6 +113,9 @@ pub struct RecHdr {
     pub addr_len: u16,
     pub nsocks: u16,
     pub cred: Cred,
+    /// AF_UNIX: the skb's truesize, charged to `owner` until it is freed.
+    pub truesize: u32,
+    pub owner: Owner,
 }
 
 const HDR: usize = core::mem::size_of::<RecHdr>();
@@ -129,6 +133,9 @@ fn hdr_bytes(h: &RecHdr) -> [u8; HDR] {
     b[8..12].copy_from_slice(&h.cred.pid.to_ne_bytes());
     b[12..16].copy_from_slice(&h.cred.uid.to_ne_bytes());
     b[16..20].copy_from_slice(&h.cred.gid.to_ne_bytes());
+    b[20..24].copy_from_slice(&h.truesize.to_ne_bytes());
+    b[24..28].copy_from_slice(&h.owner.sk.to_ne_bytes());
+    b[28..32].copy_from_slice(&h.owner.gen.to_ne_bytes());
     b
 }
 
@@ -139,6 +146,8 @@ fn hdr_from(b: &[u8; HDR]) -> RecHdr {
         addr_len: u16::from_ne_bytes([b[4], b[5]]),
         nsocks: u16::from_ne_bytes([b[6], b[7]]),
         cred: Cred { pid: u32_at(8) as i32, uid: u32_at(12), gid: u32_at(16) },
+        truesize: u32_at(20),
+        owner: Owner { sk: u32_at(24), gen: u32_at(28) },
     }
 }
 
@@ -149,6 +158,21 @@ pub fn record_fits(host: &Host, addr_len: usize, len: usize) -> bool {
 
 /// Appends one record to `to`'s queue; false if there is no room now.
 pub fn record_put(host: &Host, to: SockId, cred: Cred, from: &Addr, socks: &[SockId], iov: &[&[u8]]) -> bool {
+    record_put_owned(host, to, cred, from, socks, iov, None)
+}
+
+/// `record_put` of an skb charged to a sender (`skb_set_owner_w` with
+/// `truesize`), as AF_UNIX datagrams are: `skb::sock_wfree` gives it back
+/// when the record is taken or purged.
+pub fn record_put_owned(
+    host: &Host,
+    to: SockId,
+    cred: Cred,
+    from: &Addr,
+    socks: &[SockId],
+    iov: &[&[u8]],
+    charge: Option<(SockId, usize)>,
+) -> bool {
     let len = iov_len(iov);
     let size = rec_size(from.len as usize, socks.len(), len);
     let sh = &host.shared()[to.idx()];
@@ -157,7 +181,11 @@ pub fn record_put(host: &Host, to: SockId, cred: Cred, from: &Addr, socks: &[Soc
         return false;
     }
     let ring = host.ring(to.idx());
-    let h = RecHdr { len: len as u32, addr_len: from.len as u16, nsocks: socks.len() as u16, cred };
+    let (truesize, owner) = match charge {
+        Some((sk, ts)) => (ts as u32, skb::skb_set_owner_w(host, sk, ts)),
+        None => (0, Owner::default()),
+    };
+    let h = RecHdr { len: len as u32, addr_len: from.len as u16, nsocks: socks.len() as u16, cred, truesize, owner };
     let mut pos = q.tail;
     ring.write_at(pos, &hdr_bytes(&h));
     pos += HDR as u64;
@@ -186,16 +214,43 @@ pub struct Record {
 
 /// Takes (or peeks) the first record, copying its payload into `iov`.
 pub fn record_take(host: &Host, me: SockId, iov: &mut [&mut [u8]], peek: bool) -> Option<Record> {
+    record_take_at(host, me, iov, peek, -1).map(|(r, _)| r)
+}
+
+/// `record_take` with the socket's peek offset (`sk_peek_off`), as
+/// `__skb_try_recv_from_queue` does: MSG_PEEK at an offset >= 0 steps over
+/// whole records the offset covers and copies from the offset into the
+/// next one. Returns the record and that offset into it.
+pub fn record_take_at(host: &Host, me: SockId, iov: &mut [&mut [u8]], peek: bool, off: i32) -> Option<(Record, usize)> {
     let sh = &host.shared()[me.idx()];
     let mut q: ShmGuard<'_, RxQueue> = sh.rx.lock();
     if q.nrec == 0 {
         return None;
     }
     let ring = host.ring(me.idx());
-    let mut hb = [0u8; HDR];
-    ring.read_at(q.head, &mut hb);
-    let h = hdr_from(&hb);
-    let mut pos = q.head + HDR as u64;
+    let read_hdr = |at: u64| {
+        let mut hb = [0u8; HDR];
+        ring.read_at(at, &mut hb);
+        hdr_from(&hb)
+    };
+    let mut at = q.head;
+    let mut h = read_hdr(at);
+    let mut skip = 0usize;
+    if peek && off >= 0 {
+        let mut o = off as usize;
+        let mut left = q.nrec;
+        while o > 0 && o >= h.len as usize {
+            o -= h.len as usize;
+            left -= 1;
+            if left == 0 {
+                return None;
+            }
+            at += rec_size(h.addr_len as usize, h.nsocks as usize, h.len as usize) as u64;
+            h = read_hdr(at);
+        }
+        skip = o;
+    }
+    let mut pos = at + HDR as u64;
     let mut from = Addr::default();
     from.len = (h.addr_len as u32).min(128);
     ring.read_at(pos, &mut from.bytes[..from.len as usize]);
@@ -207,13 +262,33 @@ pub fn record_take(host: &Host, me: SockId, iov: &mut [&mut [u8]], peek: bool) -
         socks.push(SockId(u32::from_ne_bytes(b)));
         pos += 4;
     }
-    let copied = (h.len as usize).min(iov_len_mut(iov));
-    get_iov(&ring, pos, iov, copied);
+    let copied = (h.len as usize - skip).min(iov_len_mut(iov));
+    get_iov(&ring, pos + skip as u64, iov, copied);
     if !peek {
         q.head += rec_size(h.addr_len as usize, h.nsocks as usize, h.len as usize) as u64;
         q.nrec -= 1;
+        drop(q);
+        // kfree_skb / consume_skb -> sock_wfree
+        skb::sock_wfree(host, h.owner, h.truesize);
     }
-    Some(Record { len: h.len as usize, copied, from, cred: h.cred, socks })
+    Some((Record { len: h.len as usize, copied, from, cred: h.cred, socks }, skip))
+}
+
+/// Payload bytes of every queued record (unix_inq_len on SOCK_SEQPACKET).
+pub fn records_total_len(host: &Host, me: SockId) -> usize {
+    let sh = &host.shared()[me.idx()];
+    let q = sh.rx.lock();
+    let ring = host.ring(me.idx());
+    let mut pos = q.head;
+    let mut total = 0;
+    for _ in 0..q.nrec {
+        let mut hb = [0u8; HDR];
+        ring.read_at(pos, &mut hb);
+        let h = hdr_from(&hb);
+        total += h.len as usize;
+        pos += rec_size(h.addr_len as usize, h.nsocks as usize, h.len as usize) as u64;
+    }
+    total
 }
 
 /// (records queued, payload length of the first) for FIONREAD / SIOCINQ.
@@ -236,4 +311,209 @@ pub fn purge_records(host: &Host, me: SockId) -> Vec<SockId> {
         out.extend(r.socks);
     }
     out
+}
+
+// ----- AF_UNIX stream: a queue of skbs --------------------------------------
+//
+// unix_stream_sendmsg queues whole skbs and unix_stream_read_generic walks
+// them: each keeps its length, how much of it was read
+// (`UNIXCB(skb).consumed`), its truesize and its sender (the skb's owner,
+// charged until the skb is freed), and whether it is the socket's
+// `oob_skb`. Each is a record in the ring: `SkbHdr`, then the bytes.
+
+/// The header of one AF_UNIX stream skb in the ring.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct SkbHdr {
+    pub len: u32,
+    pub consumed: u32,
+    pub truesize: u32,
+    pub owner: Owner,
+    /// SKB_OOB: this skb is `unix_sk(sk)->oob_skb`.
+    pub flags: u32,
+}
+
+pub const SKB_OOB: u32 = 1;
+const SKB_HDR: usize = 32;
+
+impl SkbHdr {
+    /// `unix_skb_len`: what is left to read.
+    pub fn unread(&self) -> usize {
+        (self.len - self.consumed.min(self.len)) as usize
+    }
+    fn to_bytes(self) -> [u8; SKB_HDR] {
+        let mut b = [0u8; SKB_HDR];
+        for (i, v) in [self.len, self.consumed, self.truesize, self.owner.sk, self.owner.gen, self.flags].iter().enumerate() {
+            b[i * 4..i * 4 + 4].copy_from_slice(&v.to_ne_bytes());
+        }
+        b
+    }
+    fn from_bytes(b: &[u8; SKB_HDR]) -> SkbHdr {
+        let u = |i: usize| u32::from_ne_bytes([b[i * 4], b[i * 4 + 1], b[i * 4 + 2], b[i * 4 + 3]]);
+        SkbHdr { len: u(0), consumed: u(1), truesize: u(2), owner: Owner { sk: u(3), gen: u(4) }, flags: u(5) }
+    }
+}
+
+fn skb_rec_size(len: usize) -> usize {
+    SKB_HDR + ((len + 7) & !7)
+}
+
+/// A socket's stream skb queue, locked (`sk_receive_queue.lock`). Skbs
+/// freed while it is held are given back to their senders (`sock_wfree`)
+/// once the lock is dropped.
+pub struct SkbQueue<'a> {
+    host: &'a Host,
+    q: Option<ShmGuard<'a, RxQueue>>,
+    ring: RingMem<'a>,
+    freed: Vec<(Owner, u32)>,
+}
+
+impl<'a> SkbQueue<'a> {
+    pub fn lock(host: &'a Host, me: SockId) -> SkbQueue<'a> {
+        let q = host.shared()[me.idx()].rx.lock();
+        SkbQueue { host, q: Some(q), ring: host.ring(me.idx()), freed: Vec::new() }
+    }
+    fn q(&self) -> &RxQueue {
+        self.q.as_ref().expect("held until drop")
+    }
+    fn q_mut(&mut self) -> &mut RxQueue {
+        self.q.as_mut().expect("held until drop")
+    }
+    pub fn is_empty(&self) -> bool {
+        self.q().nrec == 0
+    }
+    /// `skb_peek`: the first skb's position.
+    pub fn peek(&self) -> Option<u64> {
+        (self.q().nrec > 0).then_some(self.q().head)
+    }
+    /// `skb_peek_next`.
+    pub fn peek_next(&self, pos: u64) -> Option<u64> {
+        let next = pos + skb_rec_size(self.hdr(pos).len as usize) as u64;
+        (next < self.q().tail).then_some(next)
+    }
+    pub fn hdr(&self, pos: u64) -> SkbHdr {
+        let mut b = [0u8; SKB_HDR];
+        self.ring.read_at(pos, &mut b);
+        SkbHdr::from_bytes(&b)
+    }
+    pub fn set_hdr(&self, pos: u64, h: SkbHdr) {
+        self.ring.write_at(pos, &h.to_bytes());
+    }
+    /// Copies `n` bytes from offset `off` of the skb at `pos` into `iov`,
+    /// after the first `iov_skip` bytes of it.
+    pub fn copy_out(&self, pos: u64, off: usize, iov: &mut [&mut [u8]], mut iov_skip: usize, mut n: usize) {
+        let mut at = pos + (SKB_HDR + off) as u64;
+        for b in iov.iter_mut() {
+            if n == 0 {
+                break;
+            }
+            if iov_skip >= b.len() {
+                iov_skip -= b.len();
+                continue;
+            }
+            let take = (b.len() - iov_skip).min(n);
+            self.ring.read_at(at, &mut b[iov_skip..iov_skip + take]);
+            at += take as u64;
+            n -= take;
+            iov_skip = 0;
+        }
+    }
+    /// `skb_unlink` + `consume_skb` of the first skb (the only one a reader
+    /// ever unlinks).
+    pub fn unlink_head(&mut self) {
+        let Some(pos) = self.peek() else { return };
+        let h = self.hdr(pos);
+        let q = self.q_mut();
+        q.head += skb_rec_size(h.len as usize) as u64;
+        q.nrec -= 1;
+        if h.flags & SKB_OOB != 0 {
+            q.oob = 0;
+        }
+        self.freed.push((h.owner, h.truesize));
+    }
+    /// `unix_sk(sk)->oob_skb`.
+    pub fn oob_skb(&self) -> Option<u64> {
+        if self.q().oob == 0 {
+            return None;
+        }
+        let mut p = self.peek();
+        while let Some(pos) = p {
+            if self.hdr(pos).flags & SKB_OOB != 0 {
+                return Some(pos);
+            }
+            p = self.peek_next(pos);
+        }
+        None
+    }
+    /// `WRITE_ONCE(u->oob_skb, NULL)`.
+    pub fn clear_oob(&mut self) {
+        if let Some(pos) = self.oob_skb() {
+            let mut h = self.hdr(pos);
+            h.flags &= !SKB_OOB;
+            self.set_hdr(pos, h);
+        }
+        self.q_mut().oob = 0;
+    }
+    /// `unix_inq_len` for a stream: the unread bytes of every skb.
+    pub fn inq_len(&self) -> usize {
+        let mut total = 0;
+        let mut p = self.peek();
+        while let Some(pos) = p {
+            total += self.hdr(pos).unread();
+            p = self.peek_next(pos);
+        }
+        total
+    }
+    /// `skb_queue_tail` of a new skb holding up to `size` bytes of `iov`
+    /// (after `skip`), charged to `from` (`skb_set_owner_w`) with the
+    /// truesize `truesize_of` gives for the bytes it got. A ring too full
+    /// for all of them takes fewer; returns how many (0: no room at all).
+    /// `oob`: the skb becomes the socket's oob_skb (queue_oob).
+    pub fn queue_tail(&mut self, from: SockId, iov: &[&[u8]], skip: usize, size: usize, truesize_of: impl Fn(usize) -> usize, oob: bool) -> usize {
+        let room = capacity(self.host, self.q()).saturating_sub(self.q().used());
+        let mut n = size;
+        if skb_rec_size(n) > room {
+            if oob {
+                return 0;
+            }
+            n = room.saturating_sub(SKB_HDR) & !7;
+        }
+        if n == 0 {
+            return 0;
+        }
+        if oob {
+            self.clear_oob();
+        }
+        let truesize = truesize_of(n);
+        let owner = skb::skb_set_owner_w(self.host, from, truesize);
+        let h = SkbHdr { len: n as u32, consumed: 0, truesize: truesize as u32, owner, flags: if oob { SKB_OOB } else { 0 } };
+        let tail = self.q().tail;
+        self.set_hdr(tail, h);
+        put_iov(&self.ring, tail + SKB_HDR as u64, iov, skip, n);
+        let q = self.q_mut();
+        q.tail += skb_rec_size(n) as u64;
+        q.nrec += 1;
+        if oob {
+            q.oob = 1;
+        }
+        n
+    }
+    /// `skb_queue_purge`: frees every skb; returns how many there were.
+    pub fn purge(&mut self) -> usize {
+        let mut n = 0;
+        while !self.is_empty() {
+            self.unlink_head();
+            n += 1;
+        }
+        self.q_mut().oob = 0;
+        n
+    }
+}
+
+impl Drop for SkbQueue<'_> {
+    fn drop(&mut self) {
+        drop(self.q.take());
+        for (owner, truesize) in self.freed.drain(..) {
+            skb::sock_wfree(self.host, owner, truesize);
+        }
+    }
 }

@@ -430,14 +430,21 @@ pub struct SockShared {
     pub max_ack_backlog: AtomicU32,
     /// SOCK_* flags below.
     pub flags: AtomicU32,
-    /// `sk_peek_off` (-1: off), set through SO_PEEK_OFF.
-    pub peek_off: AtomicI32,
+    /// `sk_wmem_alloc` (less the kernel's initial 1): the truesize of every
+    /// skb this socket sent that still sits in some receive queue. The
+    /// high 32 bits hold the slot's generation, so an skb that outlives its
+    /// sender never uncharges the slot's next socket (see `skb::sock_wfree`).
+    pub sk_wmem_alloc: AtomicU64,
+    /// `sk_peek_off` (SO_PEEK_OFF): -1 off, else where MSG_PEEK starts.
+    pub sk_peek_off: AtomicI32,
 }
 
 /// `sock_flag(sk, SOCK_DEAD)`: the socket was released (its file closed).
 pub const SOCK_DEAD: u32 = 1;
 /// SO_PASSCRED, read by the data path.
 pub const SOCK_PASSCRED: u32 = 2;
+/// `sock_flag(sk, SOCK_URGINLINE)`: SO_OOBINLINE, read by the data path.
+pub const SOCK_URGINLINE: u32 = 4;
 
 impl SockShared {
     pub fn state(&self) -> TcpState {

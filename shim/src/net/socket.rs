@@ -161,7 +161,10 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
     sh.wmem_queued.store(0, Ordering::Relaxed);
     sh.max_ack_backlog.store(0, Ordering::Relaxed);
     sh.flags.store(0, Ordering::Release);
-    sh.peek_off.store(-1, Ordering::Relaxed);
+    // sock_init_data: sk_wmem_alloc starts empty (tagged with this slot's
+    // generation), sk_peek_off at -1.
+    sh.sk_wmem_alloc.store((gen as u64) << 32, Ordering::Release);
+    sh.sk_peek_off.store(-1, Ordering::Relaxed);
     g.nsocks_hw = g.nsocks_hw.max(idx as u32 + 1);
     Ok(id)
 }

@@ -7,11 +7,21 @@ use crate::errno::{Errno, KResult};
 use crate::shm::Host;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// net.core.wmem_default / rmem_default, and the _max the setters cap at.
+/// net.core.wmem_default / rmem_default.
 pub const WMEM_DEFAULT: u32 = 212992;
 pub const RMEM_DEFAULT: u32 = 212992;
-const WMEM_MAX: u32 = 212992;
-const RMEM_MAX: u32 = 212992;
+
+/// net.core.wmem_max, which SO_SNDBUF is capped at (read once).
+fn sysctl_wmem_max() -> u32 {
+    static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
+    *V.get_or_init(|| sysctl("/proc/sys/net/core/wmem_max", 212992))
+}
+
+/// net.core.rmem_max, which SO_RCVBUF is capped at (read once).
+fn sysctl_rmem_max() -> u32 {
+    static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
+    *V.get_or_init(|| sysctl("/proc/sys/net/core/rmem_max", 212992))
+}
 /// SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF on x86_64.
 const MIN_SNDBUF: u32 = 4608;
 const MIN_RCVBUF: u32 = 2304;
@@ -209,7 +219,7 @@ pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResul
             libc::SO_BROADCAST => c.opts.broadcast = on,
             libc::SO_SNDBUF | libc::SO_SNDBUFFORCE => {
                 let v = if name == libc::SO_SNDBUF {
-                    (v as u32).min(WMEM_MAX)
+                    (v as u32).min(sysctl_wmem_max())
                 } else {
                     if !crate::sys::capable(crate::sys::CAP_NET_ADMIN) {
                         return Err(Errno::EPERM);
@@ -218,10 +228,12 @@ pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResul
                 };
                 let v = v.min(i32::MAX as u32 / 2);
                 s.sndbuf.store((v * 2).max(MIN_SNDBUF), Ordering::Relaxed);
+                // sk_write_space: a bigger buffer may let writers go on.
+                s.wq.wake();
             }
             libc::SO_RCVBUF | libc::SO_RCVBUFFORCE => {
                 let v = if name == libc::SO_RCVBUF {
-                    (v as u32).min(RMEM_MAX)
+                    (v as u32).min(sysctl_rmem_max())
                 } else {
                     if !crate::sys::capable(crate::sys::CAP_NET_ADMIN) {
                         return Err(Errno::EPERM);
@@ -233,7 +245,10 @@ pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResul
                 s.rcvbuf.store((v * 2).max(MIN_RCVBUF), Ordering::Relaxed);
             }
             libc::SO_KEEPALIVE => c.opts.keepalive = on,
-            libc::SO_OOBINLINE => c.opts.oobinline = on,
+            libc::SO_OOBINLINE => {
+                c.opts.oobinline = on;
+                s.set_flag(SOCK_URGINLINE, on);
+            }
             libc::SO_NO_CHECK => c.opts.no_check = on,
             libc::SO_LINGER => {
                 if val.len() < 8 {
@@ -306,7 +321,7 @@ pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResul
 
 /// `sk_set_peek_off`: stores `sk_peek_off` (the ops' `set_peek_off`).
 pub fn sk_set_peek_off(host: &Host, id: SockId, val: i32) -> KResult<()> {
-    host.shared()[id.idx()].peek_off.store(val, Ordering::Relaxed);
+    host.shared()[id.idx()].sk_peek_off.store(val, Ordering::Relaxed);
     Ok(())
 }
 
@@ -327,7 +342,7 @@ pub fn sock_getsockopt(host: &Host, id: SockId, name: i32, len: usize) -> KResul
             if super::socket::ops(host, id).set_peek_off.is_none() {
                 return Err(Errno::EOPNOTSUPP);
             }
-            return Ok(int_out(s.peek_off.load(Ordering::Relaxed), len));
+            return Ok(int_out(s.sk_peek_off.load(Ordering::Relaxed), len));
         }
         libc::SO_RCVTIMEO | SO_RCVTIMEO_NEW => return Ok(sock_get_timeout(s.rcvtimeo_us.load(Ordering::Relaxed), len)),
         libc::SO_SNDTIMEO | SO_SNDTIMEO_NEW => return Ok(sock_get_timeout(s.sndtimeo_us.load(Ordering::Relaxed), len)),

@@ -13,6 +13,7 @@
 
 use super::addr::{unix_unnamed, Addr, UnixName};
 use super::queue;
+use super::skb;
 use super::sock::*;
 use super::socket::*;
 use super::sockopt;
@@ -120,7 +121,11 @@ fn unix_release_sock(host: &Host, g: &mut HostState, id: SockId, embrion: bool) 
     let state = s.state();
     s.set_state(TcpState::Close);
     let skpair = SockId::unpack(s.peer.swap(0, Ordering::AcqRel));
-    let unread = if kind == libc::SOCK_STREAM { queue::queued(host, id) > 0 } else { queue::first_record_len(host, id).0 > 0 };
+    let unread = if kind == libc::SOCK_STREAM {
+        !queue::SkbQueue::lock(host, id).is_empty()
+    } else {
+        queue::first_record_len(host, id).0 > 0
+    };
     s.wq.wake();
     if let Some(p) = skpair {
         if kind == libc::SOCK_STREAM || kind == libc::SOCK_SEQPACKET {
@@ -141,7 +146,8 @@ fn unix_release_sock(host: &Host, g: &mut HostState, id: SockId, embrion: bool) 
             sock_put(host, g, e);
         }
     } else if kind == libc::SOCK_STREAM {
-        queue::purge(host, id);
+        // kfree_skb of each: sock_wfree gives the senders their wmem back.
+        queue::SkbQueue::lock(host, id).purge();
     } else {
         for passed in queue::purge_records(host, id) {
             fput_inflight(host, g, passed);
@@ -525,19 +531,10 @@ fn unix_getname(host: &Host, id: SockId, peer: bool) -> KResult<Addr> {
     })
 }
 
-/// `unix_writable`: room in what this socket has in flight.
+/// `unix_writable`: this socket's sk_wmem_alloc is at most a quarter of
+/// its sk_sndbuf.
 fn unix_writable(host: &Host, id: SockId, state: TcpState) -> bool {
-    if state == TcpState::Listen {
-        return false;
-    }
-    match sh(host, id).peer() {
-        Some(p) => {
-            let q = sh(host, p).rx.lock();
-            let cap = queue::capacity(host, &q);
-            q.used() * 4 <= cap
-        }
-        None => true,
-    }
+    skb::unix_writable(sh(host, id), state)
 }
 
 /// `unix_poll` (stream).
@@ -558,7 +555,12 @@ fn unix_poll(host: &Host, id: SockId) -> u32 {
     let readable = if state == TcpState::Listen {
         with_host(host, |g| g.socks[id.idx()].acceptq_len > 0)
     } else {
-        queue::queued(host, id) > 0
+        let q = queue::SkbQueue::lock(host, id);
+        if q.oob_skb().is_some() {
+            // CONFIG_AF_UNIX_OOB
+            mask |= libc::POLLPRI as u32;
+        }
+        !q.is_empty()
     };
     if readable {
         mask |= (libc::POLLIN | libc::POLLRDNORM) as u32;
@@ -604,7 +606,7 @@ fn unix_dgram_poll(host: &Host, id: SockId) -> u32 {
             return mask;
         }
     }
-    let mut writable = state != TcpState::Listen;
+    let mut writable = unix_writable(host, id, state);
     if writable {
         if let Some(other) = s.peer() {
             let back = sh(host, other).peer() == Some(id);
@@ -619,27 +621,38 @@ fn unix_dgram_poll(host: &Host, id: SockId) -> u32 {
     mask
 }
 
-/// `unix_ioctl`: SIOCINQ (FIONREAD) and SIOCOUTQ.
+const SIOCATMARK: u64 = 0x8905;
+
+/// `unix_ioctl`: SIOCINQ (FIONREAD), SIOCOUTQ and SIOCATMARK.
 fn unix_ioctl(host: &Host, id: SockId, cmd: u64) -> KResult<i32> {
     let s = sh(host, id);
     let kind = with_host(host, |g| g.socks[id.idx()].kind) as i32;
     match cmd {
         libc::FIONREAD => {
+            // unix_inq_len
             if s.state() == TcpState::Listen {
                 return Err(Errno::EINVAL);
             }
-            if kind == libc::SOCK_STREAM {
-                Ok(queue::queued(host, id) as i32)
-            } else {
-                Ok(queue::first_record_len(host, id).1 as i32)
-            }
+            Ok(match kind {
+                libc::SOCK_STREAM => queue::SkbQueue::lock(host, id).inq_len(),
+                libc::SOCK_SEQPACKET => queue::records_total_len(host, id),
+                _ => queue::first_record_len(host, id).1,
+            } as i32)
         }
-        libc::TIOCOUTQ => {
-            // SIOCOUTQ: bytes sent and not yet read by the peer.
-            Ok(match s.peer() {
-                Some(p) if kind == libc::SOCK_STREAM => queue::queued(host, p) as i32,
-                _ => 0,
-            })
+        // unix_outq_len: sk_wmem_alloc_get, in truesize units.
+        libc::TIOCOUTQ => Ok(skb::sk_wmem_alloc_get(s) as i32),
+        SIOCATMARK => {
+            // CONFIG_AF_UNIX_OOB: at the mark when the first skb is the
+            // oob_skb, or is read out and the oob_skb (if any) is next.
+            if kind != libc::SOCK_STREAM {
+                let (n, len) = queue::first_record_len(host, id);
+                return Ok((n > 0 && len == 0) as i32);
+            }
+            let q = queue::SkbQueue::lock(host, id);
+            let Some(pos) = q.peek() else { return Ok(0) };
+            let oob = q.oob_skb();
+            let next = q.peek_next(pos);
+            Ok((Some(pos) == oob || (q.hdr(pos).unread() == 0 && (oob.is_none() || next == oob))) as i32)
         }
         _ => Err(Errno::ENOTTY),
     }
@@ -695,12 +708,21 @@ fn put_creds(msg: &mut RecvMsg<'_>, cred: Cred) {
     sockopt::put_cmsg(msg, libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &data);
 }
 
-/// `unix_stream_sendmsg`.
+/// `unix_stream_sendmsg`: the data goes in skbs of `unix_stream_skb_size`,
+/// each charged to this socket (`sock_alloc_send_pskb`, which waits while
+/// sk_wmem_alloc >= sk_sndbuf); with MSG_OOB the last byte goes in an skb
+/// of its own that becomes the peer's oob_skb (`queue_oob`).
 fn unix_stream_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
     ktrace!("unix_stream_sendmsg");
     let s = sh(host, id);
-    if msg.flags & libc::MSG_OOB != 0 {
-        return Err(Errno::EOPNOTSUPP);
+    let mut len = queue::iov_len(&msg.iov);
+    let oob = msg.flags & libc::MSG_OOB != 0;
+    if oob {
+        // CONFIG_AF_UNIX_OOB: the last byte is the out-of-band one.
+        if len == 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        len -= 1;
     }
     if msg.name.is_some_and(|n| !n.is_empty()) {
         return Err(if s.state() == TcpState::Established { Errno::EISCONN } else { Errno::EOPNOTSUPP });
@@ -712,52 +734,163 @@ fn unix_stream_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<us
         sockopt::scm_rights_drop(host, &passed);
         return Err(Errno::EOPNOTSUPP);
     }
-    let pipe_err = |sent: usize| -> KResult<usize> {
-        if sent > 0 {
-            return Ok(sent);
-        }
+    let sigpipe = || {
         if msg.flags & libc::MSG_NOSIGNAL == 0 {
             send_sigpipe();
         }
-        Err(Errno::EPIPE)
     };
     if s.shutdown() & SEND_SHUTDOWN != 0 {
-        return pipe_err(0);
+        sigpipe();
+        return Err(Errno::EPIPE);
     }
-    let len = queue::iov_len(&msg.iov);
     let nonblock = msg.flags & libc::MSG_DONTWAIT != 0;
     let deadline = SockShared::deadline(&s.sndtimeo_us);
     let os = sh(host, other);
     let mut sent = 0;
-    while sent < len || len == 0 {
+    // `sent ? : err`
+    let partial = |sent: usize, e: Errno| if sent > 0 { Ok(sent) } else { Err(e) };
+    while sent < len {
         let seq = s.wq.prepare();
+        let size = skb::unix_stream_skb_size(len - sent, s.sndbuf.load(Ordering::Relaxed));
+        if let Err(e) = skb::sock_alloc_send_pskb_wait(host, id, nonblock, deadline) {
+            return partial(sent, e);
+        }
+        // unix_state_lock(other)
         if os.flag(SOCK_DEAD) || os.shutdown() & RCV_SHUTDOWN != 0 {
-            return pipe_err(sent);
+            // out_pipe
+            if sent == 0 {
+                sigpipe();
+            }
+            return partial(sent, Errno::EPIPE);
         }
-        if s.shutdown() & SEND_SHUTDOWN != 0 {
-            return pipe_err(sent);
-        }
-        if len == 0 {
-            return Ok(0);
-        }
-        let n = queue::stream_put(host, other, &msg.iov, sent, len - sent);
-        if n > 0 {
-            sent += n;
-            ktrace!("skb_queue_tail(other) -> sk_data_ready");
-            os.wq.wake();
+        let n = queue::SkbQueue::lock(host, other).queue_tail(id, &msg.iov, sent, size, skb::unix_stream_truesize, false);
+        if n == 0 {
+            // The receive ring itself is full (a sk_sndbuf beyond what the
+            // emulation's ring holds): wait for the reader like for wmem.
+            if nonblock {
+                return partial(sent, Errno::EAGAIN);
+            }
+            if let Err(e) = s.wq.wait(seq, deadline, &|| {
+                crate::task::reap_dead(host);
+            }) {
+                return partial(sent, e);
+            }
             continue;
         }
-        if nonblock {
-            return if sent > 0 { Ok(sent) } else { Err(Errno::EAGAIN) };
+        sent += n;
+        ktrace!("skb_queue_tail(other) -> sk_data_ready");
+        os.wq.wake();
+    }
+    if oob {
+        // queue_oob: sock_alloc_send_skb(sk, 1), then the peer checks.
+        loop {
+            let seq = s.wq.prepare();
+            if let Err(e) = skb::sock_alloc_send_pskb_wait(host, id, nonblock, deadline) {
+                return partial(sent, e);
+            }
+            if os.flag(SOCK_DEAD) || os.shutdown() & RCV_SHUTDOWN != 0 {
+                return partial(sent, Errno::EPIPE);
+            }
+            let n = queue::SkbQueue::lock(host, other).queue_tail(id, &msg.iov, len, 1, |_| skb::skb_truesize(1, 0), true);
+            if n == 1 {
+                break;
+            }
+            if nonblock {
+                return partial(sent, Errno::EAGAIN);
+            }
+            if let Err(e) = s.wq.wait(seq, deadline, &|| {
+                crate::task::reap_dead(host);
+            }) {
+                return partial(sent, e);
+            }
         }
-        match s.wq.wait(seq, deadline, &|| {
-            crate::task::reap_dead(host);
-        }) {
-            Ok(()) => {}
-            Err(e) => return if sent > 0 { Ok(sent) } else { Err(e) },
-        }
+        ktrace!("queue_oob -> sk_send_sigurg -> sk_data_ready");
+        os.wq.wake();
+        sent += 1;
     }
     Ok(sent)
+}
+
+/// `sk_peek_offset_bwd`.
+fn sk_peek_offset_bwd(s: &SockShared, val: i64) {
+    let off = s.sk_peek_off.load(Ordering::Relaxed);
+    if off >= 0 {
+        s.sk_peek_off.store((off as i64 - val).clamp(0, i32::MAX as i64) as i32, Ordering::Relaxed);
+    }
+}
+
+/// `sk_peek_offset_fwd`.
+fn sk_peek_offset_fwd(s: &SockShared, val: i64) {
+    sk_peek_offset_bwd(s, -val);
+}
+
+/// `manage_oob`: what reading finds at `pos` given the socket's oob_skb:
+/// read skbs are dropped, the oob skb ends a read that copied something,
+/// and (without SO_OOBINLINE) is dropped or stepped over otherwise.
+fn manage_oob(q: &mut queue::SkbQueue<'_>, pos: u64, flags: i32, copied: usize, urginline: bool) -> Option<u64> {
+    let peek = flags & libc::MSG_PEEK != 0;
+    let oob = q.oob_skb();
+    let h = q.hdr(pos);
+    if h.unread() > 0 && Some(pos) != oob {
+        return Some(pos);
+    }
+    let mut skb = Some(pos);
+    if h.unread() == 0 {
+        if copied > 0 && (oob.is_none() || Some(pos) == oob) {
+            skb = None;
+        } else if peek {
+            skb = q.peek_next(pos);
+        } else {
+            // read_skb: unlinked and consumed.
+            skb = q.peek_next(pos);
+            q.unlink_head();
+        }
+        skb?;
+    }
+    let pos = skb?;
+    if Some(pos) != oob {
+        return Some(pos);
+    }
+    if copied > 0 {
+        None
+    } else if !peek {
+        q.clear_oob();
+        if !urginline {
+            // unread_skb: the oob byte is dropped from the stream.
+            q.unlink_head();
+            return q.peek();
+        }
+        Some(pos)
+    } else if !urginline {
+        q.peek_next(pos)
+    } else {
+        Some(pos)
+    }
+}
+
+/// `unix_stream_recv_urg`: MSG_OOB takes the oob_skb's byte.
+fn unix_stream_recv_urg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize> {
+    ktrace!("unix_stream_recv_urg");
+    let s = sh(host, id);
+    let mut q = queue::SkbQueue::lock(host, id);
+    let pos = match q.oob_skb() {
+        Some(p) if !s.flag(SOCK_URGINLINE) => p,
+        _ => return Err(Errno::EINVAL),
+    };
+    let peek = msg.flags & libc::MSG_PEEK != 0;
+    if !peek {
+        q.clear_oob();
+    }
+    let mut h = q.hdr(pos);
+    let n = queue::iov_len_mut(&msg.iov).min(1);
+    q.copy_out(pos, h.consumed as usize, &mut msg.iov, 0, n);
+    if !peek {
+        h.consumed += 1;
+        h.flags &= !queue::SKB_OOB;
+        q.set_hdr(pos, h);
+    }
+    msg.msg_flags |= libc::MSG_OOB;
+    Ok(1)
 }
 
 /// `unix_stream_read_generic` for recvmsg.
@@ -769,73 +902,133 @@ fn unix_stream_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResul
         return Err(Errno::EINVAL);
     }
     if flags & libc::MSG_OOB != 0 {
-        return Err(Errno::EOPNOTSUPP);
+        return unix_stream_recv_urg(host, id, msg);
     }
     let peek = flags & libc::MSG_PEEK != 0;
     let nonblock = flags & libc::MSG_DONTWAIT != 0;
-    let size = queue::iov_len_mut(&msg.iov);
-    let target = if flags & libc::MSG_WAITALL != 0 { size } else { 1.min(size) };
+    let mut size = queue::iov_len_mut(&msg.iov);
+    // sock_rcvlowat
+    let target = if flags & libc::MSG_WAITALL != 0 { size } else { 1.min(size) }.max(1);
     let deadline = SockShared::deadline(&s.rcvtimeo_us);
-    let mut copied = 0;
+    let urginline = s.flag(SOCK_URGINLINE);
+    let mut copied = 0usize;
+    let mut err: Option<Errno> = None;
+    let mut consumed_any = false;
+    // sk_peek_offset
+    let mut skip = if peek { s.sk_peek_off.load(Ordering::Relaxed).max(0) as usize } else { 0 };
     loop {
+        // redo:
         let seq = s.wq.prepare();
-        let n = {
-            let mut rest: Vec<&mut [u8]> = Vec::new();
-            let mut skip = copied;
-            for b in msg.iov.iter_mut() {
-                if skip >= b.len() {
-                    skip -= b.len();
-                    continue;
+        let mut stop;
+        {
+            let mut q = queue::SkbQueue::lock(host, id);
+            let mut skb = q.peek();
+            'again: loop {
+                if let Some(pos) = skb {
+                    skb = manage_oob(&mut q, pos, flags, copied, urginline);
+                    if skb.is_none() && copied > 0 {
+                        stop = true;
+                        break 'again;
+                    }
                 }
-                rest.push(&mut b[skip..]);
+                let Some(mut pos) = skb else {
+                    // POSIX 1003.1g mandates this order.
+                    stop = true;
+                    if copied >= target {
+                    } else if let Some(e) = s.take_err() {
+                        err = Some(e);
+                    } else if s.shutdown() & RCV_SHUTDOWN != 0 {
+                    } else if nonblock {
+                        err = Some(Errno::EAGAIN);
+                    } else {
+                        stop = false; // unix_stream_data_wait
+                    }
+                    break 'again;
+                };
+                let mut h = q.hdr(pos);
+                while skip >= h.unread() {
+                    skip -= h.unread();
+                    match q.peek_next(pos) {
+                        Some(n) => {
+                            pos = n;
+                            h = q.hdr(pos);
+                        }
+                        None => {
+                            skb = None;
+                            continue 'again;
+                        }
+                    }
+                }
+                let chunk = (h.unread() - skip).min(size);
+                q.copy_out(pos, h.consumed as usize + skip, &mut msg.iov, copied, chunk);
+                copied += chunk;
+                size -= chunk;
+                if !peek {
+                    // Mark read part of skb as used.
+                    h.consumed += chunk as u32;
+                    q.set_hdr(pos, h);
+                    sk_peek_offset_bwd(s, chunk as i64);
+                    consumed_any = true;
+                    if h.unread() > 0 {
+                        stop = true;
+                        break 'again;
+                    }
+                    q.unlink_head();
+                    // } while (size);
+                    stop = size == 0;
+                    break 'again;
+                }
+                sk_peek_offset_fwd(s, chunk as i64);
                 skip = 0;
-            }
-            queue::stream_take(host, id, &mut rest, peek)
-        };
-        if n > 0 {
-            copied += n;
-            if let Some(p) = s.peer() {
-                // The writer may be waiting for room: sk_write_space.
-                sh(host, p).wq.wake();
-                if msg.name.is_none() {
-                    let a = with_host(host, |g| g.socks[p.idx()].addr);
-                    if !a.is_empty() {
-                        msg.name = Some(a);
+                match q.peek_next(pos) {
+                    Some(n) => skb = Some(n),
+                    None => {
+                        stop = true;
+                        break 'again;
                     }
                 }
             }
-            if peek || copied >= target {
-                break;
+            if !stop && skb.is_some() {
+                // A whole skb was read and size is left: read on.
+                drop(q);
+                continue;
             }
-            continue;
         }
-        if copied >= target && target > 0 {
+        if stop {
             break;
-        }
-        if size == 0 {
-            break;
-        }
-        if let Some(e) = s.take_err() {
-            if copied > 0 {
-                break;
-            }
-            return Err(e);
-        }
-        if s.shutdown() & RCV_SHUTDOWN != 0 {
-            break;
-        }
-        if nonblock {
-            if copied > 0 {
-                break;
-            }
-            return Err(Errno::EAGAIN);
         }
         if let Err(e) = s.wq.wait(seq, deadline, &|| {
             crate::task::reap_dead(host);
         }) {
-            if copied > 0 {
+            if e != Errno::EAGAIN {
+                err = Some(e);
                 break;
             }
+            // The timeout ran out: the next pass says EAGAIN (timeo == 0).
+            if copied >= target {
+                break;
+            }
+            err = Some(Errno::EAGAIN);
+            break;
+        }
+    }
+    if copied > 0 {
+        if let Some(p) = s.peer() {
+            if consumed_any {
+                // The writer may wait for ring room (sk_write_space is
+                // sock_wfree's, when its wmem falls).
+                sh(host, p).wq.wake();
+            }
+            if msg.name.is_none() {
+                let a = with_host(host, |g| g.socks[p.idx()].addr);
+                if !a.is_empty() {
+                    msg.name = Some(a);
+                }
+            }
+        }
+    }
+    if copied == 0 {
+        if let Some(e) = err {
             return Err(e);
         }
     }
@@ -915,6 +1108,14 @@ fn unix_dgram_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usi
     let passed = rights(host, msg)?;
     let nonblock = msg.flags & libc::MSG_DONTWAIT != 0;
     let deadline = SockShared::deadline(&s.sndtimeo_us);
+    // sock_alloc_send_pskb: the skb is charged to this socket, so a full
+    // sk_sndbuf (or SEND_SHUTDOWN, or a pending error) stops the send
+    // before the receiver is even looked up.
+    if let Err(e) = skb::sock_alloc_send_pskb_wait(host, id, nonblock, deadline) {
+        sockopt::scm_rights_drop(host, &passed);
+        return Err(e);
+    }
+    let truesize = skb::unix_dgram_truesize(len);
     let result = (|| loop {
         let mut wait_on: Option<SockId> = None;
         let seq_of = |o: SockId| sh(host, o).wq.prepare();
@@ -954,7 +1155,7 @@ fn unix_dgram_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usi
             if !full_q {
                 let from = if g.socks[id.idx()].addr.is_empty() { Addr::default() } else { g.socks[id.idx()].addr };
                 let cred = g.socks[id.idx()].cred;
-                if queue::record_put(host, other, cred, &from, &passed, &msg.iov) {
+                if queue::record_put_owned(host, other, cred, &from, &passed, &msg.iov, Some((id, truesize))) {
                     ktrace!("skb_queue_tail(other) -> sk_data_ready");
                     os.wq.wake();
                     return Ok(Some(len));
@@ -994,12 +1195,14 @@ fn unix_dgram_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult
     let peek = flags & libc::MSG_PEEK != 0;
     let nonblock = flags & libc::MSG_DONTWAIT != 0;
     let deadline = SockShared::deadline(&s.rcvtimeo_us);
-    let rec = loop {
+    let (rec, skip) = loop {
         let seq = s.wq.prepare();
         if let Some(e) = s.take_err() {
             return Err(e);
         }
-        if let Some(r) = queue::record_take(host, id, &mut msg.iov, peek) {
+        // sk_peek_offset
+        let off = if peek { s.sk_peek_off.load(Ordering::Relaxed) } else { 0 };
+        if let Some(r) = queue::record_take_at(host, id, &mut msg.iov, peek, off) {
             break r;
         }
         if s.shutdown() & RCV_SHUTDOWN != 0 {
@@ -1022,8 +1225,13 @@ fn unix_dgram_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult
     if !rec.from.is_empty() {
         msg.name = Some(rec.from);
     }
-    if rec.copied < rec.len {
+    if rec.copied < rec.len - skip {
         msg.msg_flags |= libc::MSG_TRUNC;
+    }
+    if peek {
+        sk_peek_offset_fwd(s, rec.copied as i64);
+    } else {
+        sk_peek_offset_bwd(s, rec.len as i64);
     }
     if s.flag(SOCK_PASSCRED) {
         put_creds(msg, rec.cred);
@@ -1031,10 +1239,13 @@ fn unix_dgram_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult
     if !peek && !rec.socks.is_empty() {
         msg.rights = rec.socks;
     }
-    Ok(if flags & libc::MSG_TRUNC != 0 { rec.len } else { rec.copied })
+    Ok(if flags & libc::MSG_TRUNC != 0 { rec.len - skip } else { rec.copied })
 }
 
 fn unix_seqpacket_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
+    if let Some(e) = sh(host, id).take_err() {
+        return Err(e);
+    }
     if sh(host, id).state() != TcpState::Established {
         return Err(Errno::ENOTCONN);
     }
