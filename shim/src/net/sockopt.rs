@@ -7,11 +7,9 @@ use crate::errno::{Errno, KResult};
 use crate::shm::Host;
 use std::sync::atomic::Ordering;
 
-/// net.core.wmem_default / rmem_default, and the _max the setters cap at.
+/// net.core.wmem_default / rmem_default.
 pub const WMEM_DEFAULT: u32 = 212992;
 pub const RMEM_DEFAULT: u32 = 212992;
-const WMEM_MAX: u32 = 212992;
-const RMEM_MAX: u32 = 212992;
 /// SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF on x86_64.
 const MIN_SNDBUF: u32 = 4608;
 const MIN_RCVBUF: u32 = 2304;
@@ -24,6 +22,18 @@ fn sysctl(path: &str, default: u32) -> u32 {
 pub fn somaxconn() -> u32 {
     static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
     *V.get_or_init(|| sysctl("/proc/sys/net/core/somaxconn", 4096))
+}
+
+/// net.core.wmem_max (`sysctl_wmem_max`), the SO_SNDBUF ceiling.
+pub fn wmem_max() -> u32 {
+    static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
+    *V.get_or_init(|| sysctl("/proc/sys/net/core/wmem_max", 212992))
+}
+
+/// net.core.rmem_max (`sysctl_rmem_max`), the SO_RCVBUF ceiling.
+pub fn rmem_max() -> u32 {
+    static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
+    *V.get_or_init(|| sysctl("/proc/sys/net/core/rmem_max", 212992))
 }
 
 /// net.ipv4.ip_unprivileged_port_start.
@@ -111,6 +121,13 @@ pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResul
     }
     let v = int_of(val)?;
     let on = v != 0;
+    if name == libc::SO_PEEK_OFF {
+        // Set without the socket lock, through sock->ops->set_peek_off:
+        // every ops table emulated here has one (sk_set_peek_off,
+        // udp_set_peek_off, unix_set_peek_off), which stores the value.
+        s.sk_peek_off.store(v, Ordering::Relaxed);
+        return Ok(());
+    }
     with_host(host, |g| {
         let c = &mut g.socks[id.idx()];
         match name {
@@ -129,11 +146,17 @@ pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResul
                 s.set_flag(SOCK_PASSCRED, on);
             }
             libc::SO_SNDBUF | libc::SO_SNDBUFFORCE => {
-                let v = (v.max(0) as u32).min(if name == libc::SO_SNDBUF { WMEM_MAX } else { i32::MAX as u32 / 2 });
+                // SO_SNDBUF: min_t(u32, val, sysctl_wmem_max), so a negative
+                // value is a huge one; SO_SNDBUFFORCE: negative is 0. Then
+                // set_sndbuf: min_t(int, val, INT_MAX / 2), doubled, floored.
+                let v = if name == libc::SO_SNDBUF { (v as u32).min(wmem_max()) } else { v.max(0) as u32 };
+                let v = v.min(i32::MAX as u32 / 2);
                 s.sndbuf.store((v * 2).max(MIN_SNDBUF), Ordering::Relaxed);
             }
             libc::SO_RCVBUF | libc::SO_RCVBUFFORCE => {
-                let v = (v.max(0) as u32).min(if name == libc::SO_RCVBUF { RMEM_MAX } else { i32::MAX as u32 / 2 });
+                // As SO_SNDBUF, with sysctl_rmem_max (__sock_set_rcvbuf).
+                let v = if name == libc::SO_RCVBUF { (v as u32).min(rmem_max()) } else { v.max(0) as u32 };
+                let v = v.min(i32::MAX as u32 / 2);
                 s.rcvbuf.store((v * 2).max(MIN_RCVBUF), Ordering::Relaxed);
             }
             libc::SO_RCVLOWAT => c.opts.rcvlowat = v.max(1),
@@ -175,6 +198,7 @@ pub fn sock_getsockopt(host: &Host, id: SockId, name: i32, len: usize) -> KResul
             libc::SO_RCVBUF => s.rcvbuf.load(Ordering::Relaxed) as i32,
             libc::SO_RCVLOWAT => c.opts.rcvlowat.max(1),
             libc::SO_SNDLOWAT => 1,
+            libc::SO_PEEK_OFF => s.sk_peek_off.load(Ordering::Relaxed),
             libc::SO_PRIORITY | libc::SO_DEBUG | libc::SO_DONTROUTE | libc::SO_NO_CHECK | libc::SO_MARK => 0,
             libc::SO_RCVTIMEO => return Ok(timeval_out(s.rcvtimeo_us.load(Ordering::Relaxed), len)),
             libc::SO_SNDTIMEO => return Ok(timeval_out(s.sndtimeo_us.load(Ordering::Relaxed), len)),
