@@ -57,6 +57,7 @@ pub static INET_DGRAM_OPS: ProtoOps = ProtoOps {
 };
 
 const SIOCATMARK: u64 = 0x8905;
+const SIOCOUTQNSD: u64 = 0x894b;
 const AF_INET: u16 = libc::AF_INET as u16;
 const AF_INET6: u16 = libc::AF_INET6 as u16;
 const IPPROTO_MAX: i32 = 263;
@@ -314,13 +315,14 @@ fn inet_autobind(host: &Host, g: &mut HostState, id: SockId) -> KResult<()> {
     Ok(())
 }
 
-/// Releases an autobound port (what `inet_put_port` undoes when the user did
-/// not lock it).
+/// `tcp_set_state(TCP_CLOSE)` -> `inet_put_port`: releases a port the user
+/// did not lock. Only `inet_num` is cleared: `inet_sport`, which
+/// getsockname reports, keeps the old port until the next bind, connect or
+/// listen takes one.
 fn inet_put_port(g: &mut HostState, id: SockId) {
     let c = &mut g.socks[id.idx()];
     if c.userlocks & SOCK_BINDPORT_LOCK == 0 {
         c.num = 0;
-        c.laddr.port = 0;
     }
 }
 
@@ -421,6 +423,7 @@ fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockI
         ch.num = cdst.port;
         ch.ss = SsState::Connected;
         ch.userlocks = SOCK_BINDPORT_LOCK;
+        ch.ehashed = true;
     }
     g.socks[child.idx()].cred = g.socks[client.idx()].cred;
     let chs = sh(host, child);
@@ -545,6 +548,8 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                 let src = source_for(c, &dst);
                 g.socks[id.idx()].laddr.ip = src.ip;
                 inet_autobind(host, g, id)?;
+                // inet_hash_connect: into the established hash.
+                g.socks[id.idx()].ehashed = true;
                 g.socks[id.idx()].raddr = dst;
                 s.set_state(TcpState::SynSent);
                 g.socks[id.idx()].ss = SsState::Connecting;
@@ -587,23 +592,35 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
     })
 }
 
+/// `tcp_need_reset`: the states whose ABORT sends a RST (RFC 793).
+fn tcp_need_reset(state: TcpState) -> bool {
+    matches!(state, TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::FinWait2 | TcpState::SynRecv)
+}
+
 /// `tcp_disconnect`: back to CLOSE, ready to connect again.
 fn tcp_disconnect(host: &Host, g: &mut HostState, id: SockId) {
     let s = sh(host, id);
     let state = s.state();
+    if state != TcpState::Close {
+        // tcp_set_state(sk, TCP_CLOSE): unhash, put an unlocked port.
+        s.set_state(TcpState::Close);
+        inet_put_port(g, id);
+    }
     if state == TcpState::Listen {
         inet_csk_listen_stop(host, g, id);
-    } else if matches!(state, TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::FinWait2 | TcpState::SynRecv) {
+    } else if tcp_need_reset(state) {
         tcp_send_active_reset(host, g, id);
+        s.err.store(libc::ECONNRESET, Ordering::Release);
+    } else if state == TcpState::SynSent {
+        s.err.store(libc::ECONNRESET, Ordering::Release);
     }
     if let Some(p) = SockId::unpack(s.peer.swap(0, Ordering::AcqRel)) {
         sock_put(host, g, p);
     }
     queue::purge(host, id);
-    s.set_state(TcpState::Close);
     s.shutdown.store(0, Ordering::Release);
+    s.set_flag(SOCK_DONE, false);
     g.socks[id.idx()].pending_connect = 0;
-    inet_put_port(g, id);
     g.socks[id.idx()].raddr = InetAddr::any(g.socks[id.idx()].family);
     if g.socks[id.idx()].userlocks & SOCK_BINDADDR_LOCK == 0 {
         let f = g.socks[id.idx()].family;
@@ -648,6 +665,7 @@ fn tcp_send_fin(host: &Host, id: SockId) {
     if let Some(p) = s.peer() {
         let ps = sh(host, p);
         ps.shutdown.fetch_or(RCV_SHUTDOWN, Ordering::AcqRel);
+        ps.set_flag(SOCK_DONE, true);
         match ps.state() {
             TcpState::Established | TcpState::SynRecv => ps.set_state(TcpState::CloseWait),
             TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing => {
@@ -760,6 +778,16 @@ fn inet_listen(host: &Host, id: SockId, backlog: i32) -> KResult<()> {
                     return Err(e);
                 }
             }
+            // inet_csk_listen_start -> sk->sk_prot->hash: on the reference
+            // kernel (6.18) this fails with EINVAL for a socket that was
+            // once in the established hash (any connect, refused or
+            // disconnected since, or an accepted socket). The port just
+            // taken stays with the socket, which is back in CLOSE.
+            if g.socks[id.idx()].ehashed {
+                ktrace!("inet_csk_listen_start: hash failed (socket was ehashed) -> TCP_CLOSE");
+                s.set_state(TcpState::Close);
+                return Err(Errno::EINVAL);
+            }
         } else {
             retransmit_pending(host, g, id);
         }
@@ -805,11 +833,13 @@ fn inet_getname(host: &Host, id: SockId, peer: bool) -> KResult<Addr> {
             }
             Ok(c.raddr.to_addr(c.family))
         } else {
-            let mut a = c.laddr;
-            a.port = c.num;
-            if c.family == AF_INET6 && a.is_v4() && a.is_any() && c.raddr.port == 0 {
-                a = InetAddr::any(AF_INET6).with_port(c.num);
-            }
+            // inet_rcv_saddr (or inet_saddr) and inet_sport.
+            let a = c.laddr;
+            let a = if c.family == AF_INET6 && a.is_v4() && a.is_any() && c.raddr.port == 0 {
+                InetAddr::any(AF_INET6).with_port(a.port)
+            } else {
+                a
+            };
             Ok(a.to_addr(c.family))
         }
     })
@@ -860,7 +890,9 @@ fn inet_shutdown(host: &Host, id: SockId, how: i32) -> KResult<()> {
     })
 }
 
-/// Whether this socket can queue more to its peer (`sk_stream_is_writeable`).
+/// Whether this socket can queue more to its peer (`__sk_stream_is_writeable`).
+/// The data in flight is what sits in the peer's queue; without a peer
+/// nothing is queued, so a fresh or closed socket is writable.
 fn stream_writable(host: &Host, id: SockId) -> bool {
     match sh(host, id).peer() {
         Some(p) => {
@@ -868,7 +900,7 @@ fn stream_writable(host: &Host, id: SockId) -> bool {
             let cap = queue::capacity(host, &q);
             cap - q.used() >= cap / 3
         }
-        None => false,
+        None => true,
     }
 }
 
@@ -946,6 +978,13 @@ fn inet_ioctl(host: &Host, id: SockId, cmd: u64) -> KResult<i32> {
         }
         libc::TIOCOUTQ => {
             if tcp && s.state() == TcpState::Listen {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0)
+        }
+        // tcp_ioctl SIOCOUTQNSD: write_seq - snd_nxt; loopback sends at once.
+        SIOCOUTQNSD if tcp => {
+            if s.state() == TcpState::Listen {
                 return Err(Errno::EINVAL);
             }
             Ok(0)
@@ -1246,14 +1285,18 @@ fn udp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
     if len > 0xffff {
         return Err(Errno::EMSGSIZE);
     }
-    if msg.flags & libc::MSG_OOB != 0 {
-        return Err(Errno::EOPNOTSUPP);
-    }
-    if let Some(e) = s.take_err() {
-        return Err(e);
-    }
+    let oob = msg.flags & libc::MSG_OOB != 0;
     with_host(host, |g| {
         let family = g.socks[id.idx()].family;
+        // udp_sendmsg: "Mirror BSD error message compatibility". udpv6_sendmsg
+        // has no such check; only what it hands to udp_sendmsg (a v4-mapped
+        // destination) gets it, below.
+        if oob && family == AF_INET {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if let Some(e) = s.take_err() {
+            return Err(e);
+        }
         let dst = match msg.name {
             Some(n) if !n.is_empty() => {
                 let c = &g.socks[id.idx()];
@@ -1291,6 +1334,9 @@ fn udp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
                 g.socks[id.idx()].raddr
             }
         };
+        if oob && dst.is_v4() {
+            return Err(Errno::EOPNOTSUPP);
+        }
         let max = if family == AF_INET || dst.is_v4() { 65507 } else { 65527 };
         if len > max {
             return Err(Errno::EMSGSIZE);

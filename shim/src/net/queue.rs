@@ -101,6 +101,7 @@ pub fn purge(host: &Host, me: SockId) -> usize {
     q.head = q.tail;
     q.nrec = 0;
     q.oob = 0;
+    q.urg_data = 0;
     n
 }
 
