@@ -455,7 +455,7 @@ pub fn __sys_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usiz
 pub fn __sys_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize> {
     // Only tcp_recvmsg copes with a buffer that faults on copy (it may
     // return before copying anything, or copy none with MSG_TRUNC).
-    if msg.bad_tail > 0 && ops(host, id).name != inet::INET_STREAM_OPS.name {
+    if msg.bad_tail > 0 && host.shared()[id.idx()].ops.load(Ordering::Acquire) != OpsId::InetStream as u32 {
         return Err(Errno::EFAULT);
     }
     (ops(host, id).recvmsg)(host, id, msg)
