@@ -226,8 +226,26 @@ fn send_common(h: &Host, e: FdEntry, iov: Vec<&[u8]>, name: Option<&[u8]>, contr
     net::__sys_sendmsg(h, e.sock, &msg).map(|n| n as i64)
 }
 
-fn recv_common<'a>(h: &Host, e: FdEntry, iov: Vec<&'a mut [u8]>, flags: c_int, control_cap: usize) -> KResult<(i64, RecvMsg<'a>)> {
+/// The receive buffers as the kernel imports them: every one must pass
+/// `access_ok`; from the first one that cannot be touched on, the rest is
+/// only counted (`RecvMsg::bad_tail`).
+unsafe fn recv_bufs<'a>(bufs: &[(usize, usize)]) -> KResult<(Vec<&'a mut [u8]>, usize)> {
+    let mut iov = Vec::with_capacity(bufs.len());
+    let mut bad_tail = 0usize;
+    for &(p, l) in bufs {
+        let b = user_buf_mut(p as *mut u8, l)?;
+        match b {
+            Some(b) if bad_tail == 0 => iov.push(b),
+            _ => bad_tail += l,
+        }
+    }
+    Ok((iov, bad_tail))
+}
+
+fn recv_common<'a>(h: &Host, e: FdEntry, bufs: (Vec<&'a mut [u8]>, usize), flags: c_int, control_cap: usize) -> KResult<(i64, RecvMsg<'a>)> {
+    let (iov, bad_tail) = bufs;
     let mut msg = RecvMsg {
+        bad_tail,
         iov,
         flags: nonblock_flags(h, e, flags),
         name: None,
@@ -244,8 +262,8 @@ unsafe fn do_read(h: &Host, e: FdEntry, buf: *mut c_void, n: size_t) -> KResult<
     if n == 0 {
         return Ok(0);
     }
-    let b = user_slice_mut(buf as *mut u8, n)?;
-    recv_common(h, e, vec![b], 0, 0).map(|r| r.0)
+    let b = recv_bufs(&[(buf as usize, n)])?;
+    recv_common(h, e, b, 0, 0).map(|r| r.0)
 }
 
 unsafe fn do_write(h: &Host, e: FdEntry, buf: *const c_void, n: size_t) -> KResult<i64> {
@@ -282,11 +300,11 @@ unsafe fn iov_in<'a>(iov: *const iovec, cnt: c_int) -> KResult<Vec<&'a [u8]>> {
     read_iovecs(iov as usize, cnt as usize)?.into_iter().map(|(b, l)| user_slice(b as *const u8, l)).collect()
 }
 
-unsafe fn iov_out<'a>(iov: *const iovec, cnt: c_int) -> KResult<Vec<&'a mut [u8]>> {
+unsafe fn iov_out<'a>(iov: *const iovec, cnt: c_int) -> KResult<(Vec<&'a mut [u8]>, usize)> {
     if cnt < 0 {
         return Err(Errno::EINVAL);
     }
-    read_iovecs(iov as usize, cnt as usize)?.into_iter().map(|(b, l)| user_slice_mut(b as *mut u8, l)).collect()
+    recv_bufs(&read_iovecs(iov as usize, cnt as usize)?)
 }
 
 #[no_mangle]
@@ -294,7 +312,7 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssiz
     let Some((h, e)) = emulated(fd) else { return real::readv()(fd, iov, cnt) };
     run("readv", || format!("{fd}, {iov:p}, {cnt}"), || {
         let v = iov_out(iov, cnt)?;
-        if v.iter().all(|b| b.is_empty()) {
+        if v.1 == 0 && v.0.iter().all(|b| b.is_empty()) {
             return Ok(0);
         }
         recv_common(h, e, v, 0, 0).map(|r| r.0)
@@ -332,8 +350,8 @@ pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags:
 }
 
 unsafe fn do_recvfrom(h: &Host, e: FdEntry, buf: *mut c_void, n: size_t, flags: c_int, addr: *mut sockaddr, alen: *mut socklen_t) -> KResult<i64> {
-    let b = user_slice_mut(buf as *mut u8, n)?;
-    let (r, msg) = recv_common(h, e, vec![b], flags, 0)?;
+    let b = recv_bufs(&[(buf as usize, n)])?;
+    let (r, msg) = recv_common(h, e, b, flags, 0)?;
     if !addr.is_null() {
         let a = msg.name.unwrap_or_default();
         move_addr_to_user(&a, addr, alen)?;
@@ -468,7 +486,7 @@ fn install_rights(h: &Host, msg: &mut RecvMsg<'_>, cloexec: bool) {
     }
     if !fds.is_empty() {
         let data: Vec<u8> = fds.iter().flat_map(|f| f.to_ne_bytes()).collect();
-        let mut m2 = RecvMsg { iov: Vec::new(), flags: 0, name: None, control_cap: msg.control_cap, control: std::mem::take(&mut msg.control), msg_flags: 0, rights: Vec::new() };
+        let mut m2 = RecvMsg { iov: Vec::new(), flags: 0, name: None, control_cap: msg.control_cap, control: std::mem::take(&mut msg.control), msg_flags: 0, rights: Vec::new(), bad_tail: 0 };
         crate::net::sockopt::put_cmsg(&mut m2, libc::SOL_SOCKET, libc::SCM_RIGHTS, &data);
         msg.control = m2.control;
         msg.msg_flags |= m2.msg_flags;
@@ -696,6 +714,12 @@ pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: c_ulong) -> c_int {
             }
         }
         libc::FIOASYNC => get_i32(arg as usize).map(|_| 0),
+        // sock_ioctl: the private device range copies a struct ifreq in
+        // and goes to dev_ioctl, whatever the socket.
+        r if (net::SIOCDEVPRIVATE..=net::SIOCDEVPRIVATE + 15).contains(&r) => {
+            let ifr = copy_from_user(arg as usize, core::mem::size_of::<libc::ifreq>())?;
+            net::dev_ioctl_private(&ifr).map(i64::from)
+        }
         _ => {
             let v = net::sock_ioctl(h, e.sock, req, 0)?;
             put_i32(arg as usize, v)?;

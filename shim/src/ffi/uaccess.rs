@@ -22,6 +22,13 @@ pub fn plausible(ptr: usize, len: usize) -> bool {
     ptr >= 4096 && ptr.checked_add(len).is_some_and(|end| end <= USER_TOP)
 }
 
+/// `access_ok`: the range lies inside user space. This is all the kernel
+/// checks when it imports a data buffer (`import_ubuf`, `import_iovec`);
+/// a bad pointer inside user space only faults when data is copied.
+pub fn access_ok(ptr: usize, len: usize) -> bool {
+    len == 0 || ptr.checked_add(len).is_some_and(|end| end <= USER_TOP)
+}
+
 /// copy_from_user: reads `len` bytes at `ptr`.
 pub fn copy_from_user(ptr: usize, len: usize) -> KResult<Vec<u8>> {
     let mut v = vec![0u8; len];
@@ -100,6 +107,23 @@ pub unsafe fn user_slice_mut<'a>(ptr: *mut u8, len: usize) -> KResult<&'a mut [u
     }
     // SAFETY: plausibility checked; the program vouches for the buffer.
     Ok(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
+}
+
+/// A receive buffer as the kernel imports it: EFAULT if it fails
+/// `access_ok`; `None` if it passes but cannot be a buffer (null, the first
+/// page), which the receive path must treat as faulting when it copies.
+///
+/// # Safety
+/// As `user_slice`.
+pub unsafe fn user_buf_mut<'a>(ptr: *mut u8, len: usize) -> KResult<Option<&'a mut [u8]>> {
+    if !access_ok(ptr as usize, len) {
+        return Err(Errno::EFAULT);
+    }
+    if !plausible(ptr as usize, len) {
+        return Ok(None);
+    }
+    // SAFETY: as user_slice_mut.
+    Ok(Some(unsafe { user_slice_mut(ptr, len) }?))
 }
 
 /// Reads an iovec array (`import_iovec`): EMSGSIZE above UIO_MAXIOV,

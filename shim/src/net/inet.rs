@@ -37,9 +37,8 @@ pub static INET_STREAM_OPS: ProtoOps = ProtoOps {
     getsockopt: inet_getsockopt,
     sendmsg: tcp_sendmsg,
     recvmsg: tcp_recvmsg,
-    // The kernel has sk_set_peek_off / udp_set_peek_off here; MSG_PEEK
-    // offsets are not emulated for inet.
-    set_peek_off: None,
+    // sk_set_peek_off / udp_set_peek_off: store sk_peek_off.
+    set_peek_off: Some(super::sockopt::sk_set_peek_off),
 };
 
 pub static INET_DGRAM_OPS: ProtoOps = ProtoOps {
@@ -57,12 +56,12 @@ pub static INET_DGRAM_OPS: ProtoOps = ProtoOps {
     getsockopt: inet_getsockopt,
     sendmsg: udp_sendmsg,
     recvmsg: udp_recvmsg,
-    // The kernel has sk_set_peek_off / udp_set_peek_off here; MSG_PEEK
-    // offsets are not emulated for inet.
-    set_peek_off: None,
+    // sk_set_peek_off / udp_set_peek_off: store sk_peek_off.
+    set_peek_off: Some(super::sockopt::sk_set_peek_off),
 };
 
 const SIOCATMARK: u64 = 0x8905;
+const SIOCOUTQNSD: u64 = 0x894b;
 const AF_INET: u16 = libc::AF_INET as u16;
 const AF_INET6: u16 = libc::AF_INET6 as u16;
 const IPPROTO_MAX: i32 = 263;
@@ -320,13 +319,14 @@ fn inet_autobind(host: &Host, g: &mut HostState, id: SockId) -> KResult<()> {
     Ok(())
 }
 
-/// Releases an autobound port (what `inet_put_port` undoes when the user did
-/// not lock it).
+/// `tcp_set_state(TCP_CLOSE)` -> `inet_put_port`: releases a port the user
+/// did not lock. Only `inet_num` is cleared: `inet_sport`, which
+/// getsockname reports, keeps the old port until the next bind, connect or
+/// listen takes one.
 fn inet_put_port(g: &mut HostState, id: SockId) {
     let c = &mut g.socks[id.idx()];
     if c.userlocks & SOCK_BINDPORT_LOCK == 0 {
         c.num = 0;
-        c.laddr.port = 0;
     }
 }
 
@@ -427,6 +427,7 @@ fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockI
         ch.num = cdst.port;
         ch.ss = SsState::Connected;
         ch.userlocks = SOCK_BINDPORT_LOCK;
+        ch.ehashed = true;
     }
     g.socks[child.idx()].cred = g.socks[client.idx()].cred;
     let chs = sh(host, child);
@@ -551,6 +552,8 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                 let src = source_for(c, &dst);
                 g.socks[id.idx()].laddr.ip = src.ip;
                 inet_autobind(host, g, id)?;
+                // inet_hash_connect: into the established hash.
+                g.socks[id.idx()].ehashed = true;
                 g.socks[id.idx()].raddr = dst;
                 s.set_state(TcpState::SynSent);
                 g.socks[id.idx()].ss = SsState::Connecting;
@@ -593,23 +596,35 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
     })
 }
 
+/// `tcp_need_reset`: the states whose ABORT sends a RST (RFC 793).
+fn tcp_need_reset(state: TcpState) -> bool {
+    matches!(state, TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::FinWait2 | TcpState::SynRecv)
+}
+
 /// `tcp_disconnect`: back to CLOSE, ready to connect again.
 fn tcp_disconnect(host: &Host, g: &mut HostState, id: SockId) {
     let s = sh(host, id);
     let state = s.state();
+    if state != TcpState::Close {
+        // tcp_set_state(sk, TCP_CLOSE): unhash, put an unlocked port.
+        s.set_state(TcpState::Close);
+        inet_put_port(g, id);
+    }
     if state == TcpState::Listen {
         inet_csk_listen_stop(host, g, id);
-    } else if matches!(state, TcpState::Established | TcpState::CloseWait | TcpState::FinWait1 | TcpState::FinWait2 | TcpState::SynRecv) {
+    } else if tcp_need_reset(state) {
         tcp_send_active_reset(host, g, id);
+        s.err.store(libc::ECONNRESET, Ordering::Release);
+    } else if state == TcpState::SynSent {
+        s.err.store(libc::ECONNRESET, Ordering::Release);
     }
     if let Some(p) = SockId::unpack(s.peer.swap(0, Ordering::AcqRel)) {
         sock_put(host, g, p);
     }
     queue::purge(host, id);
-    s.set_state(TcpState::Close);
     s.shutdown.store(0, Ordering::Release);
+    s.set_flag(SOCK_DONE, false);
     g.socks[id.idx()].pending_connect = 0;
-    inet_put_port(g, id);
     g.socks[id.idx()].raddr = InetAddr::any(g.socks[id.idx()].family);
     if g.socks[id.idx()].userlocks & SOCK_BINDADDR_LOCK == 0 {
         let f = g.socks[id.idx()].family;
@@ -654,6 +669,7 @@ fn tcp_send_fin(host: &Host, id: SockId) {
     if let Some(p) = s.peer() {
         let ps = sh(host, p);
         ps.shutdown.fetch_or(RCV_SHUTDOWN, Ordering::AcqRel);
+        ps.set_flag(SOCK_DONE, true);
         match ps.state() {
             TcpState::Established | TcpState::SynRecv => ps.set_state(TcpState::CloseWait),
             TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing => {
@@ -766,6 +782,16 @@ fn inet_listen(host: &Host, id: SockId, backlog: i32) -> KResult<()> {
                     return Err(e);
                 }
             }
+            // inet_csk_listen_start -> sk->sk_prot->hash: on the reference
+            // kernel (6.18) this fails with EINVAL for a socket that was
+            // once in the established hash (any connect, refused or
+            // disconnected since, or an accepted socket). The port just
+            // taken stays with the socket, which is back in CLOSE.
+            if g.socks[id.idx()].ehashed {
+                ktrace!("inet_csk_listen_start: hash failed (socket was ehashed) -> TCP_CLOSE");
+                s.set_state(TcpState::Close);
+                return Err(Errno::EINVAL);
+            }
         } else {
             retransmit_pending(host, g, id);
         }
@@ -811,11 +837,13 @@ fn inet_getname(host: &Host, id: SockId, peer: bool) -> KResult<Addr> {
             }
             Ok(c.raddr.to_addr(c.family))
         } else {
-            let mut a = c.laddr;
-            a.port = c.num;
-            if c.family == AF_INET6 && a.is_v4() && a.is_any() && c.raddr.port == 0 {
-                a = InetAddr::any(AF_INET6).with_port(c.num);
-            }
+            // inet_rcv_saddr (or inet_saddr) and inet_sport.
+            let a = c.laddr;
+            let a = if c.family == AF_INET6 && a.is_v4() && a.is_any() && c.raddr.port == 0 {
+                InetAddr::any(AF_INET6).with_port(a.port)
+            } else {
+                a
+            };
             Ok(a.to_addr(c.family))
         }
     })
@@ -866,7 +894,9 @@ fn inet_shutdown(host: &Host, id: SockId, how: i32) -> KResult<()> {
     })
 }
 
-/// Whether this socket can queue more to its peer (`sk_stream_is_writeable`).
+/// Whether this socket can queue more to its peer (`__sk_stream_is_writeable`).
+/// The data in flight is what sits in the peer's queue; without a peer
+/// nothing is queued, so a fresh or closed socket is writable.
 fn stream_writable(host: &Host, id: SockId) -> bool {
     match sh(host, id).peer() {
         Some(p) => {
@@ -874,7 +904,7 @@ fn stream_writable(host: &Host, id: SockId) -> bool {
             let cap = queue::capacity(host, &q);
             cap - q.used() >= cap / 3
         }
-        None => false,
+        None => true,
     }
 }
 
@@ -895,7 +925,16 @@ fn tcp_poll(host: &Host, id: SockId) -> u32 {
         mask |= (libc::POLLIN | libc::POLLRDNORM | libc::POLLRDHUP) as u32;
     }
     if state != TcpState::SynSent && state != TcpState::SynRecv {
-        if queue::queued(host, id) > 0 {
+        let (avail, urg_data, at_mark) = {
+            let q = s.rx.lock();
+            (q.used(), q.urg_data, q.urg_data != 0 && q.urg_seq == q.head)
+        };
+        // The urgent byte at the mark does not count unless inline.
+        let mut target = 1;
+        if at_mark && !with_host(host, |g| g.socks[id.idx()].opts.oobinline) {
+            target += 1;
+        }
+        if avail >= target {
             mask |= (libc::POLLIN | libc::POLLRDNORM) as u32;
         }
         if shutdown & SEND_SHUTDOWN == 0 {
@@ -905,7 +944,7 @@ fn tcp_poll(host: &Host, id: SockId) -> u32 {
         } else {
             mask |= (libc::POLLOUT | libc::POLLWRNORM) as u32;
         }
-        if s.rx.lock().oob != 0 {
+        if urg_data & TCP_URG_VALID != 0 {
             mask |= libc::POLLPRI as u32;
         }
     }
@@ -938,14 +977,15 @@ fn udp_poll(host: &Host, id: SockId) -> u32 {
 /// `inet_ioctl`: SIOCINQ/FIONREAD, SIOCOUTQ, SIOCATMARK.
 fn inet_ioctl(host: &Host, id: SockId, cmd: u64) -> KResult<i32> {
     let s = sh(host, id);
-    let tcp = with_host(host, |g| is_tcp(&g.socks[id.idx()]));
+    let (tcp, urginline) = with_host(host, |g| (is_tcp(&g.socks[id.idx()]), g.socks[id.idx()].opts.oobinline));
     match cmd {
         libc::FIONREAD => {
             if tcp {
                 if s.state() == TcpState::Listen {
                     return Err(Errno::EINVAL);
                 }
-                Ok(queue::queued(host, id) as i32)
+                let q = s.rx.lock();
+                Ok(tcp_inq(&q, s.state(), urginline) as i32)
             } else {
                 Ok(queue::first_record_len(host, id).1 as i32)
             }
@@ -956,7 +996,17 @@ fn inet_ioctl(host: &Host, id: SockId, cmd: u64) -> KResult<i32> {
             }
             Ok(0)
         }
-        SIOCATMARK => Ok((s.rx.lock().oob != 0 && queue::queued(host, id) == 0) as i32),
+        // tcp_ioctl SIOCOUTQNSD: write_seq - snd_nxt; loopback sends at once.
+        SIOCOUTQNSD if tcp => {
+            if s.state() == TcpState::Listen {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0)
+        }
+        SIOCATMARK if tcp => {
+            let q = s.rx.lock();
+            Ok((q.urg_data != 0 && q.urg_seq == q.head) as i32)
+        }
         _ => Err(Errno::ENOTTY),
     }
 }
@@ -1007,6 +1057,9 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
     }
     let len = queue::iov_len(&msg.iov);
     let oob = flags & libc::MSG_OOB != 0;
+    // The receiver's SOCK_URGINLINE, which tcp_check_urg reads.
+    let peer_urginline = oob
+        && with_host(host, |g| s.peer().is_some_and(|p| g.socks[p.idx()].opts.oobinline));
     let mut sent = 0;
     loop {
         let seq = s.wq.prepare();
@@ -1023,27 +1076,38 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
             return Err(sk_stream_error(s, flags, Errno::EPIPE));
         };
         let ps = sh(host, peer);
-        if ps.flag(SOCK_DEAD) && ps.state() == TcpState::Close || ps.shutdown() & RCV_SHUTDOWN != 0 && ps.flag(SOCK_DEAD) {
-            // Data to a closed socket: it answers with RST; this send succeeds.
+        let pstate = ps.state();
+        if ps.flag(SOCK_DEAD) && pstate == TcpState::Close {
+            // Data to a socket that is gone: the answer is a RST
+            // (tcp_v4_rcv -> no socket -> tcp_v4_send_reset); the data was
+            // queued, so this send succeeds.
             with_host(host, |g| tcp_reset(host, g, id));
-            return Ok(len - sent);
+            return Ok(len);
         }
-        let n = if oob && len - sent == 1 {
-            // The urgent byte: the last byte of an MSG_OOB send.
-            let mut b = [0u8; 1];
-            let mut skip = sent;
-            for v in &msg.iov {
-                if skip < v.len() {
-                    b[0] = v[skip];
-                    break;
-                }
-                skip -= v.len();
+        if matches!(pstate, TcpState::FinWait1 | TcpState::FinWait2) && ps.shutdown() & RCV_SHUTDOWN != 0 {
+            // tcp_rcv_state_process, step 7: new data for a socket in
+            // FIN_WAIT with RCV_SHUTDOWN "MUST" be answered by a reset
+            // (RFC 1122): tcp_reset on the receiver (LINUX_MIB_TCPABORTONDATA),
+            // then tcp_v4_send_reset back to us.
+            ktrace!("tcp_rcv_state_process(peer): data after RCV_SHUTDOWN -> tcp_reset(peer) -> tcp_v4_send_reset");
+            with_host(host, |g| {
+                tcp_reset(host, g, peer);
+                tcp_reset(host, g, id);
+            });
+            return Ok(len);
+        }
+        let n = {
+            let mut q = ps.rx.lock();
+            let rcv_nxt = q.tail;
+            let n = queue::stream_put_locked(host, peer, &mut q, &msg.iov, sent, len - sent);
+            if oob && n > 0 {
+                // tcp_push -> tcp_mark_urg: snd_up = write_seq, so the
+                // urgent byte is the last one sent so far; the receiver's
+                // tcp_urg -> tcp_check_urg takes it.
+                let ptr = q.tail - 1;
+                tcp_check_urg(host, peer, &mut q, ptr, rcv_nxt, peer_urginline);
             }
-            ps.rx.lock().oob = b[0] as i32 | 0x100;
-            1
-        } else {
-            let want = if oob { len - sent - 1 } else { len - sent };
-            queue::stream_put(host, peer, &msg.iov, sent, want)
+            n
         };
         if n > 0 {
             sent += n;
@@ -1061,7 +1125,61 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
     }
 }
 
-/// `tcp_recvmsg_locked`.
+/// tp->urg_data values (include/net/tcp.h).
+const TCP_URG_VALID: u32 = 0x0100;
+const TCP_URG_NOTYET: u32 = 0x0200;
+const TCP_URG_READ: u32 = 0x0400;
+
+/// `tcp_check_urg` + `tcp_urg` on the receiver, whose queue lock is held:
+/// a segment carrying urgent pointer `ptr` (the urgent byte's position)
+/// arrived, its data already in the queue from `rcv_nxt` on.
+fn tcp_check_urg(host: &Host, me: SockId, q: &mut RxQueue, ptr: u64, rcv_nxt: u64, urginline: bool) {
+    // Ignore urgent data that we've already seen and read.
+    if q.head > ptr {
+        return;
+    }
+    // Do not replay urg ptr.
+    if ptr < rcv_nxt {
+        return;
+    }
+    // Do we already have a newer (or duplicate) urgent pointer?
+    if q.urg_data != 0 && ptr <= q.urg_seq {
+        return;
+    }
+    // The previous urgent byte, not inline and not read past yet, is
+    // skipped so it is not read again as data.
+    if q.urg_seq == q.head && q.urg_data != 0 && !urginline && q.head != rcv_nxt {
+        q.head += 1;
+    }
+    q.urg_data = TCP_URG_NOTYET;
+    q.urg_seq = ptr;
+    // tcp_urg: the pointer is inside this segment: take the byte.
+    let mut b = [0u8; 1];
+    queue::stream_copy_at(host, me, ptr, &mut [&mut b[..]], 0, 1);
+    q.urg_data = TCP_URG_VALID | b[0] as u32;
+}
+
+/// `tcp_inq`: bytes readable before the urgent mark (all of them inline).
+fn tcp_inq(q: &RxQueue, state: TcpState, urginline: bool) -> usize {
+    if matches!(state, TcpState::SynSent | TcpState::SynRecv) {
+        0
+    } else if urginline || q.urg_data == 0 || q.urg_seq < q.head || q.urg_seq >= q.tail {
+        q.used()
+    } else {
+        (q.urg_seq - q.head) as usize
+    }
+}
+
+/// What one pass of tcp_recvmsg_locked's loop decided.
+enum RecvStep {
+    Copied,
+    Stop,
+    Fail(Errno),
+    Wait,
+}
+
+/// `tcp_recvmsg` -> `tcp_recvmsg_locked`. Ring positions are sequence
+/// numbers: the queue head is `copied_seq`, a peek walks its own `peek_seq`.
 fn tcp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize> {
     ktrace!("tcp_recvmsg -> tcp_recvmsg_locked");
     let s = sh(host, id);
@@ -1069,106 +1187,182 @@ fn tcp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
     if s.state() == TcpState::Listen {
         return Err(Errno::ENOTCONN);
     }
+    let (lowat, urginline) = with_host(host, |g| {
+        let o = &g.socks[id.idx()].opts;
+        (o.rcvlowat, o.oobinline)
+    });
     if flags & libc::MSG_OOB != 0 {
-        return tcp_recv_urg(host, id, msg);
+        return tcp_recv_urg(host, id, msg, urginline);
     }
     let peek = flags & libc::MSG_PEEK != 0;
     let trunc = flags & libc::MSG_TRUNC != 0;
-    let nonblock = flags & libc::MSG_DONTWAIT != 0;
-    let size = queue::iov_len_mut(&msg.iov);
-    let lowat = with_host(host, |g| g.socks[id.idx()].opts.rcvlowat.max(1)) as usize;
-    let target = if flags & libc::MSG_WAITALL != 0 { size } else { lowat.min(size).max(1) };
+    // timeo: 0 for MSG_DONTWAIT; becomes 0 when a wait ran out.
+    let mut timeo = flags & libc::MSG_DONTWAIT == 0;
+    let size = msg.size();
+    let copyable = queue::iov_len_mut(&msg.iov);
+    let mut len = size;
+    // sock_rcvlowat
+    let target = if flags & libc::MSG_WAITALL != 0 { size } else { (lowat.max(0) as usize).min(size) }.max(1);
     let deadline = SockShared::deadline(&s.rcvtimeo_us);
-    let mut copied = 0;
-    let mut scratch = Vec::new();
+    let peek_offset = s.sk_peek_offset(flags).max(0) as u64;
+    let mut peek_seq: Option<u64> = None;
+    let mut copied = 0usize;
     loop {
-        let seq = s.wq.prepare();
-        let n = if trunc && !peek {
-            // MSG_TRUNC on TCP: discard without copying.
-            let want = size - copied;
-            scratch.resize(want.min(65536), 0);
-            let mut v: Vec<&mut [u8]> = vec![&mut scratch[..]];
-            queue::stream_take(host, id, &mut v, false)
-        } else {
-            let mut rest: Vec<&mut [u8]> = Vec::new();
-            let mut skip = copied;
-            for b in msg.iov.iter_mut() {
-                if skip >= b.len() {
-                    skip -= b.len();
-                    continue;
+        let wseq = s.wq.prepare();
+        let step = {
+            let mut q = s.rx.lock();
+            let mut seq = if peek { *peek_seq.get_or_insert(q.head + peek_offset) } else { q.head };
+            let avail = q.tail.saturating_sub(seq) as usize;
+            if q.urg_data != 0 && q.urg_seq == seq && copied > 0 {
+                // At urgent data: stop if we have read anything.
+                RecvStep::Stop
+            } else if avail > 0 {
+                // found_ok_skb
+                let mut used = avail.min(len);
+                let mut skip_copy = false;
+                if q.urg_data != 0 {
+                    let urg_offset = q.urg_seq.wrapping_sub(seq);
+                    if urg_offset < used as u64 {
+                        if urg_offset == 0 {
+                            if !urginline {
+                                seq += 1;
+                                used -= 1;
+                                skip_copy = used == 0;
+                            }
+                        } else {
+                            used = urg_offset as usize;
+                        }
+                    }
                 }
-                rest.push(&mut b[skip..]);
-                skip = 0;
+                let mut fault = false;
+                if !skip_copy {
+                    if !trunc {
+                        if copied + used > copyable {
+                            fault = true;
+                        } else {
+                            queue::stream_copy_at(host, id, seq, &mut msg.iov, copied, used);
+                        }
+                    }
+                    if !fault {
+                        seq += used as u64;
+                        copied += used;
+                        len -= used;
+                        if peek {
+                            s.sk_peek_offset_fwd(used);
+                        } else {
+                            s.sk_peek_offset_bwd(used);
+                        }
+                    }
+                }
+                if peek {
+                    peek_seq = Some(seq);
+                } else {
+                    q.head = seq;
+                }
+                // skip_copy: past the urgent byte, it is gone.
+                if q.urg_data != 0 && q.head > q.urg_seq {
+                    q.urg_data = 0;
+                }
+                if fault {
+                    if copied == 0 {
+                        RecvStep::Fail(Errno::EFAULT)
+                    } else {
+                        RecvStep::Stop
+                    }
+                } else {
+                    RecvStep::Copied
+                }
+            } else if copied >= target {
+                RecvStep::Stop
+            } else if copied > 0 {
+                if !timeo || s.err.load(Ordering::Acquire) != 0 || s.state() == TcpState::Close || s.shutdown() & RCV_SHUTDOWN != 0 {
+                    RecvStep::Stop
+                } else {
+                    RecvStep::Wait
+                }
+            } else if s.flag(SOCK_DONE) {
+                RecvStep::Stop
+            } else if let Some(e) = s.take_err() {
+                RecvStep::Fail(e)
+            } else if s.shutdown() & RCV_SHUTDOWN != 0 {
+                RecvStep::Stop
+            } else if s.state() == TcpState::Close {
+                // A read on a never connected socket.
+                RecvStep::Fail(Errno::ENOTCONN)
+            } else if !timeo {
+                RecvStep::Fail(Errno::EAGAIN)
+            } else {
+                RecvStep::Wait
             }
-            queue::stream_take(host, id, &mut rest, peek)
         };
-        if n > 0 {
-            copied += n;
-            if let Some(p) = s.peer() {
-                sh(host, p).wq.wake();
+        match step {
+            RecvStep::Copied => {
+                if !peek {
+                    // The window opened: a blocked sender may go on.
+                    if let Some(p) = s.peer() {
+                        sh(host, p).wq.wake();
+                    }
+                }
             }
-            if peek || copied >= target || copied >= size {
-                break;
+            RecvStep::Stop => break,
+            RecvStep::Fail(e) => return Err(e),
+            RecvStep::Wait => {
+                // sk_wait_data: one wait, until data, an event or the timeout.
+                match s.wq.wait(wseq, deadline, &|| {
+                    crate::task::reap_dead(host);
+                }) {
+                    Ok(()) => {}
+                    Err(e) if e == Errno::EAGAIN => timeo = false,
+                    Err(e) => {
+                        if copied > 0 {
+                            break;
+                        }
+                        return Err(e);
+                    }
+                }
             }
-            continue;
         }
-        if size == 0 {
+        if len == 0 {
             break;
-        }
-        if copied > 0 {
-            if nonblock || s.err.load(Ordering::Relaxed) != 0 || s.state() == TcpState::Close || s.shutdown() & RCV_SHUTDOWN != 0 {
-                break;
-            }
-        } else {
-            if let Some(e) = s.take_err() {
-                return Err(e);
-            }
-            if s.shutdown() & RCV_SHUTDOWN != 0 {
-                break;
-            }
-            if s.state() == TcpState::Close {
-                return Err(Errno::ENOTCONN);
-            }
-            if nonblock {
-                return Err(Errno::EAGAIN);
-            }
-        }
-        if let Err(e) = s.wq.wait(seq, deadline, &|| {
-            crate::task::reap_dead(host);
-        }) {
-            if copied > 0 {
-                break;
-            }
-            return Err(e);
         }
     }
     Ok(copied)
 }
 
-/// `tcp_recv_urg`.
-fn tcp_recv_urg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize> {
+/// `tcp_recv_urg`: recv(MSG_OOB), which never blocks.
+fn tcp_recv_urg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>, urginline: bool) -> KResult<usize> {
     let s = sh(host, id);
-    let oobinline = with_host(host, |g| g.socks[id.idx()].opts.oobinline);
     let mut q = s.rx.lock();
-    if oobinline || q.oob == 0 || q.oob & 0x200 != 0 {
+    // No URG data to read.
+    if urginline || q.urg_data == 0 || q.urg_data == TCP_URG_READ {
         return Err(Errno::EINVAL);
     }
-    let byte = (q.oob & 0xff) as u8;
-    if msg.flags & libc::MSG_PEEK == 0 {
-        q.oob |= 0x200;
+    if s.state() == TcpState::Close && !s.flag(SOCK_DONE) {
+        return Err(Errno::ENOTCONN);
     }
-    drop(q);
-    msg.msg_flags |= libc::MSG_OOB;
-    match msg.iov.iter_mut().find(|b| !b.is_empty()) {
-        Some(b) => {
-            b[0] = byte;
-            Ok(1)
+    if q.urg_data & TCP_URG_VALID != 0 {
+        let c = (q.urg_data & 0xff) as u8;
+        if msg.flags & libc::MSG_PEEK == 0 {
+            q.urg_data = TCP_URG_READ;
         }
-        None => {
-            msg.msg_flags |= libc::MSG_TRUNC;
-            Ok(0)
+        drop(q);
+        msg.msg_flags |= libc::MSG_OOB;
+        if msg.size() > 0 {
+            if msg.flags & libc::MSG_TRUNC == 0 {
+                match msg.iov.iter_mut().find(|b| !b.is_empty()) {
+                    Some(b) => b[0] = c,
+                    None => return Err(Errno::EFAULT),
+                }
+            }
+            return Ok(1);
         }
+        msg.msg_flags |= libc::MSG_TRUNC;
+        return Ok(0);
     }
+    if s.state() == TcpState::Close || s.shutdown() & RCV_SHUTDOWN != 0 {
+        return Ok(0);
+    }
+    Err(Errno::EAGAIN)
 }
 
 // ----- UDP ----------------------------------------------------------------
@@ -1252,14 +1446,18 @@ fn udp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
     if len > 0xffff {
         return Err(Errno::EMSGSIZE);
     }
-    if msg.flags & libc::MSG_OOB != 0 {
-        return Err(Errno::EOPNOTSUPP);
-    }
-    if let Some(e) = s.take_err() {
-        return Err(e);
-    }
+    let oob = msg.flags & libc::MSG_OOB != 0;
     with_host(host, |g| {
         let family = g.socks[id.idx()].family;
+        // udp_sendmsg: "Mirror BSD error message compatibility". udpv6_sendmsg
+        // has no such check; only what it hands to udp_sendmsg (a v4-mapped
+        // destination) gets it, below.
+        if oob && family == AF_INET {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if let Some(e) = s.take_err() {
+            return Err(e);
+        }
         let dst = match msg.name {
             Some(n) if !n.is_empty() => {
                 let c = &g.socks[id.idx()];
@@ -1297,6 +1495,9 @@ fn udp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
                 g.socks[id.idx()].raddr
             }
         };
+        if oob && dst.is_v4() {
+            return Err(Errno::EOPNOTSUPP);
+        }
         let max = if family == AF_INET || dst.is_v4() { 65507 } else { 65527 };
         if len > max {
             return Err(Errno::EMSGSIZE);

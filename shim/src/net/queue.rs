@@ -90,6 +90,34 @@ pub fn stream_take(host: &Host, me: SockId, iov: &mut [&mut [u8]], peek: bool) -
     n
 }
 
+/// Byte stream, with the queue lock held by the caller: copies `n` bytes
+/// from ring position `pos` of `me` into `iov`, starting `skip` bytes into it.
+pub fn stream_copy_at(host: &Host, me: SockId, pos: u64, iov: &mut [&mut [u8]], mut skip: usize, n: usize) {
+    let ring = host.ring(me.idx());
+    let mut rest: Vec<&mut [u8]> = Vec::with_capacity(iov.len());
+    for b in iov.iter_mut() {
+        if skip >= b.len() {
+            skip -= b.len();
+            continue;
+        }
+        rest.push(&mut b[skip..]);
+        skip = 0;
+    }
+    get_iov(&ring, pos, &mut rest, n);
+}
+
+/// Byte stream, with the queue lock held by the caller: appends up to `n`
+/// bytes of `iov` (after `skip`); returns how many fit.
+pub fn stream_put_locked(host: &Host, to: SockId, q: &mut RxQueue, iov: &[&[u8]], skip: usize, n: usize) -> usize {
+    let room = capacity(host, q).saturating_sub(q.used());
+    let take = room.min(n);
+    if take > 0 {
+        put_iov(&host.ring(to.idx()), q.tail, iov, skip, take);
+        q.tail += take as u64;
+    }
+    take
+}
+
 /// Bytes queued (FIONREAD on a stream).
 pub fn queued(host: &Host, me: SockId) -> usize {
     host.shared()[me.idx()].rx.lock().used()
@@ -102,6 +130,7 @@ pub fn purge(host: &Host, me: SockId) -> usize {
     q.head = q.tail;
     q.nrec = 0;
     q.oob = 0;
+    q.urg_data = 0;
     n
 }
 

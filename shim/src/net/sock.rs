@@ -233,6 +233,10 @@ pub struct SockCtl {
     /// AF_UNIX: the name is in the table (bound here, not inherited by
     /// an accepted socket from its listener).
     pub unix_hashed: bool,
+    /// TCP: the socket went into the established hash once (a connect's
+    /// `inet_hash_connect`, or an accepted child); such a socket can no
+    /// longer listen (see `inet_listen`).
+    pub ehashed: bool,
 }
 
 pub const SOCK_BINDADDR_LOCK: u8 = 4;
@@ -391,8 +395,14 @@ pub struct RxQueue {
     pub nrec: u32,
     /// Bytes the sender may have in flight here (the sender's SO_SNDBUF).
     pub limit: u32,
-    /// Out-of-band byte, when one is pending (TCP urgent data).
+    /// Out-of-band byte, when one is pending.
     pub oob: i32,
+    /// TCP `tp->urg_data` (TCP_URG_VALID | the byte, TCP_URG_READ, or 0)
+    /// and `tp->urg_seq`, the urgent byte's position in this ring (ring
+    /// positions are sequence numbers: `head` is `copied_seq`, `tail` is
+    /// `rcv_nxt`).
+    pub urg_data: u32,
+    pub urg_seq: u64,
 }
 
 impl RxQueue {
@@ -445,6 +455,8 @@ pub const SOCK_DEAD: u32 = 1;
 pub const SOCK_PASSCRED: u32 = 2;
 /// `sock_flag(sk, SOCK_URGINLINE)`: SO_OOBINLINE, read by the data path.
 pub const SOCK_URGINLINE: u32 = 4;
+/// `sock_flag(sk, SOCK_DONE)`: TCP received the peer's FIN (`tcp_fin`).
+pub const SOCK_DONE: u32 = 1 << 8;
 
 impl SockShared {
     pub fn state(&self) -> TcpState {
@@ -477,6 +489,28 @@ impl SockShared {
             self.flags.fetch_or(f, Ordering::AcqRel);
         } else {
             self.flags.fetch_and(!f, Ordering::AcqRel);
+        }
+    }
+    /// `sk_peek_offset`: where a MSG_PEEK starts (-1: at the head).
+    pub fn sk_peek_offset(&self, flags: i32) -> i32 {
+        if flags & libc::MSG_PEEK != 0 {
+            self.sk_peek_off.load(Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+    /// `sk_peek_offset_bwd`: data was consumed.
+    pub fn sk_peek_offset_bwd(&self, val: usize) {
+        let off = self.sk_peek_off.load(Ordering::Relaxed);
+        if off >= 0 {
+            self.sk_peek_off.store((off as i64 - val as i64).max(0) as i32, Ordering::Relaxed);
+        }
+    }
+    /// `sk_peek_offset_fwd`: data was peeked.
+    pub fn sk_peek_offset_fwd(&self, val: usize) {
+        let off = self.sk_peek_off.load(Ordering::Relaxed);
+        if off >= 0 {
+            self.sk_peek_off.store((off as i64 + val as i64).min(i32::MAX as i64) as i32, Ordering::Relaxed);
         }
     }
     pub fn deadline(us: &AtomicU64) -> Option<Instant> {

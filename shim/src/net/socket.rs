@@ -37,6 +37,19 @@ pub struct RecvMsg<'a> {
     pub msg_flags: i32,
     /// Sockets received by SCM_RIGHTS, to be given fds by the caller.
     pub rights: Vec<SockId>,
+    /// Bytes of the caller's buffers from the first one that passed
+    /// `access_ok` but cannot be touched (a null or first-page pointer);
+    /// `iov` holds only the buffers before it. The kernel faults there only
+    /// when it copies data in; protocols that do not model that get EFAULT
+    /// up front (`__sys_recvmsg`).
+    pub bad_tail: usize,
+}
+
+impl RecvMsg<'_> {
+    /// The total length of the caller's buffers (`msg_data_left`).
+    pub fn size(&self) -> usize {
+        super::queue::iov_len_mut(&self.iov) + self.bad_tail
+    }
 }
 
 /// The kernel's `struct proto_ops`: one table per family and type.
@@ -137,6 +150,7 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
         userlocks: 0,
         pending_since: 0,
         unix_hashed: false,
+        ehashed: false,
     };
     let sh = &host.shared()[idx];
     {
@@ -146,6 +160,8 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
         q.nrec = 0;
         q.limit = 0;
         q.oob = 0;
+        q.urg_data = 0;
+        q.urg_seq = 0;
     }
     sh.ops.store(ops as u32, Ordering::Release);
     sh.wq.reset_watchers();
@@ -442,6 +458,11 @@ pub fn __sys_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usiz
 }
 
 pub fn __sys_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize> {
+    // Only tcp_recvmsg copes with a buffer that faults on copy (it may
+    // return before copying anything, or copy none with MSG_TRUNC).
+    if msg.bad_tail > 0 && host.shared()[id.idx()].ops.load(Ordering::Acquire) != OpsId::InetStream as u32 {
+        return Err(Errno::EFAULT);
+    }
     (ops(host, id).recvmsg)(host, id, msg)
 }
 
@@ -458,6 +479,22 @@ pub fn __sys_getsockopt(host: &Host, id: SockId, level: i32, name: i32, len: usi
         sockopt::sock_getsockopt(host, id, name, len)
     } else {
         (ops(host, id).getsockopt)(host, id, level, name, len)
+    }
+}
+
+/// SIOCDEVPRIVATE .. SIOCDEVPRIVATE + 15, which `sock_ioctl` hands to
+/// `dev_ioctl` before the protocol sees them.
+pub const SIOCDEVPRIVATE: u64 = 0x89f0;
+
+/// `dev_ioctl` -> `dev_ifsioc` for the SIOCDEVPRIVATE range, after
+/// `sock_ioctl` copied the `struct ifreq` in: the emulated host has only
+/// `lo`, which has no `ndo_siocdevprivate`.
+pub fn dev_ioctl_private(ifr_name: &[u8]) -> KResult<i32> {
+    let name = ifr_name.iter().take(16).take_while(|&&b| b != 0).copied().collect::<Vec<u8>>();
+    if name == b"lo" {
+        Err(Errno::EOPNOTSUPP)
+    } else {
+        Err(Errno::ENODEV)
     }
 }
 

@@ -11,17 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const WMEM_DEFAULT: u32 = 212992;
 pub const RMEM_DEFAULT: u32 = 212992;
 
-/// net.core.wmem_max, which SO_SNDBUF is capped at (read once).
-fn sysctl_wmem_max() -> u32 {
-    static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
-    *V.get_or_init(|| sysctl("/proc/sys/net/core/wmem_max", 212992))
-}
-
-/// net.core.rmem_max, which SO_RCVBUF is capped at (read once).
-fn sysctl_rmem_max() -> u32 {
-    static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
-    *V.get_or_init(|| sysctl("/proc/sys/net/core/rmem_max", 212992))
-}
 /// SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF on x86_64.
 const MIN_SNDBUF: u32 = 4608;
 const MIN_RCVBUF: u32 = 2304;
@@ -34,6 +23,18 @@ fn sysctl(path: &str, default: u32) -> u32 {
 pub fn somaxconn() -> u32 {
     static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
     *V.get_or_init(|| sysctl("/proc/sys/net/core/somaxconn", 4096))
+}
+
+/// net.core.wmem_max (`sysctl_wmem_max`), the SO_SNDBUF ceiling.
+pub fn wmem_max() -> u32 {
+    static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
+    *V.get_or_init(|| sysctl("/proc/sys/net/core/wmem_max", 212992))
+}
+
+/// net.core.rmem_max (`sysctl_rmem_max`), the SO_RCVBUF ceiling.
+pub fn rmem_max() -> u32 {
+    static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
+    *V.get_or_init(|| sysctl("/proc/sys/net/core/rmem_max", 212992))
 }
 
 /// net.ipv4.ip_unprivileged_port_start.
@@ -219,7 +220,7 @@ pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResul
             libc::SO_BROADCAST => c.opts.broadcast = on,
             libc::SO_SNDBUF | libc::SO_SNDBUFFORCE => {
                 let v = if name == libc::SO_SNDBUF {
-                    (v as u32).min(sysctl_wmem_max())
+                    (v as u32).min(wmem_max())
                 } else {
                     if !crate::sys::capable(crate::sys::CAP_NET_ADMIN) {
                         return Err(Errno::EPERM);
@@ -233,7 +234,7 @@ pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResul
             }
             libc::SO_RCVBUF | libc::SO_RCVBUFFORCE => {
                 let v = if name == libc::SO_RCVBUF {
-                    (v as u32).min(sysctl_rmem_max())
+                    (v as u32).min(rmem_max())
                 } else {
                     if !crate::sys::capable(crate::sys::CAP_NET_ADMIN) {
                         return Err(Errno::EPERM);
