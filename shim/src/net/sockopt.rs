@@ -58,6 +58,15 @@ pub fn int_out(v: i32, len: usize) -> Vec<u8> {
     b[..len.min(4)].to_vec()
 }
 
+/// CONFIG_HZ of the kernel emulated: timeouts are kept in jiffies.
+pub const HZ: u64 = 250;
+const USEC_PER_JIFFY: u64 = 1_000_000 / HZ;
+/// MAX_SCHEDULE_TIMEOUT (LONG_MAX) in seconds, the bound sock_set_timeout
+/// and SO_LINGER test against.
+const MAX_TIMEOUT_SECS: u64 = i64::MAX as u64 / HZ;
+
+/// `sock_set_timeout`: the timeout rounded up to whole jiffies, kept in
+/// microseconds (0: none, MAX_SCHEDULE_TIMEOUT).
 fn timeval_us(val: &[u8]) -> KResult<u64> {
     if val.len() < 16 {
         return Err(Errno::EINVAL);
@@ -70,10 +79,73 @@ fn timeval_us(val: &[u8]) -> KResult<u64> {
     if sec < 0 {
         return Ok(0);
     }
-    if sec == 0 && usec == 0 {
+    if (sec == 0 && usec == 0) || sec as u64 >= MAX_TIMEOUT_SECS - 1 {
         return Ok(0);
     }
-    Ok((sec as u64).saturating_mul(1_000_000) + usec as u64)
+    let jiffies = sec as u64 * HZ + (usec as u64).div_ceil(USEC_PER_JIFFY);
+    Ok(jiffies * USEC_PER_JIFFY)
+}
+
+/// `sockopt_ns_capable` / `sockopt_capable`: whether the calling process
+/// has `cap` in its effective set now (asked each time: a process may
+/// drop its privileges after it created the socket).
+pub fn sockopt_capable(cap: u32) -> bool {
+    // struct __user_cap_header_struct / __user_cap_data_struct (v3).
+    let hdr: [u32; 2] = [0x20080522, 0];
+    let mut data = [0u32; 6];
+    // SAFETY: capget writes two 3-word data structs for version 3 into
+    // `data`, which has room for them; `hdr` is read only.
+    let r = unsafe { crate::syscall!(SYS_capget, hdr.as_ptr(), data.as_mut_ptr()) };
+    r.is_ok() && data[(cap / 32) as usize * 3] & (1 << (cap % 32)) != 0
+}
+
+pub const CAP_NET_ADMIN: u32 = 12;
+pub const CAP_NET_RAW: u32 = 13;
+const SO_TIMESTAMP_NEW: i32 = 63;
+const SO_TIMESTAMPNS_NEW: i32 = 64;
+const IFNAMSIZ: usize = 16;
+
+/// `dev_get_by_name`: the ifindex of a device of this host's network
+/// namespace, from sysfs.
+fn dev_get_by_name(name: &[u8]) -> Option<i32> {
+    let name = std::str::from_utf8(name).ok()?;
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+        return None;
+    }
+    std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex")).ok()?.trim().parse().ok()
+}
+
+/// `sock_setbindtodevice` -> `sock_bindtoindex_locked`.
+fn sock_setbindtodevice(host: &Host, id: SockId, val: &[u8]) -> KResult<()> {
+    let n = val.len().min(IFNAMSIZ - 1);
+    let mut devname = [0u8; IFNAMSIZ];
+    devname[..n].copy_from_slice(&val[..n]);
+    let len = devname.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ);
+    let mut index = 0;
+    if len > 0 {
+        index = dev_get_by_name(&devname[..len]).ok_or(Errno::ENODEV)?;
+    }
+    with_host(host, |g| {
+        let o = &mut g.socks[id.idx()].opts;
+        if o.bound_dev_if != 0 && !sockopt_capable(CAP_NET_RAW) {
+            return Err(Errno::EPERM);
+        }
+        o.bound_dev_if = index;
+        o.bound_dev_name = if index != 0 { devname } else { [0; IFNAMSIZ] };
+        Ok(())
+    })
+}
+
+/// `sock_getbindtodevice`.
+fn sock_getbindtodevice(o: &Opts, len: usize) -> KResult<Vec<u8>> {
+    if o.bound_dev_if == 0 {
+        return Ok(Vec::new());
+    }
+    if len < IFNAMSIZ {
+        return Err(Errno::EINVAL);
+    }
+    let n = o.bound_dev_name.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ - 1);
+    Ok(o.bound_dev_name[..=n.min(IFNAMSIZ - 1)].to_vec())
 }
 
 impl Errno {
@@ -101,16 +173,31 @@ pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResul
             let secs = int_of(&val[4..8])?;
             return with_host(host, |g| {
                 let o = &mut g.socks[id.idx()].opts;
+                // Off keeps sk_lingertime; on stores it in jiffies, an
+                // (unsigned long) l_linger past MAX_SCHEDULE_TIMEOUT / HZ as
+                // MAX_SCHEDULE_TIMEOUT, which SO_LINGER reads back / HZ.
                 o.linger_on = on != 0;
-                o.linger_secs = secs;
+                if on != 0 {
+                    let t = secs as i64 as u64;
+                    o.linger_secs = if t >= MAX_TIMEOUT_SECS { MAX_TIMEOUT_SECS as i32 } else { secs };
+                }
                 Ok(())
             });
         }
-        libc::SO_BINDTODEVICE => return Ok(()),
+        libc::SO_BINDTODEVICE => return sock_setbindtodevice(host, id, val),
         _ => {}
     }
     let v = int_of(val)?;
     let on = v != 0;
+    match name {
+        // sk_set_prio_allowed
+        libc::SO_PRIORITY if !(0..=6).contains(&v) && !sockopt_capable(CAP_NET_RAW) && !sockopt_capable(CAP_NET_ADMIN) => {
+            return Err(Errno::EPERM)
+        }
+        libc::SO_MARK if !sockopt_capable(CAP_NET_RAW) && !sockopt_capable(CAP_NET_ADMIN) => return Err(Errno::EPERM),
+        libc::SO_SNDBUFFORCE | libc::SO_RCVBUFFORCE if !sockopt_capable(CAP_NET_ADMIN) => return Err(Errno::EPERM),
+        _ => {}
+    }
     with_host(host, |g| {
         let c = &mut g.socks[id.idx()];
         match name {
@@ -136,9 +223,30 @@ pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResul
                 let v = (v.max(0) as u32).min(if name == libc::SO_RCVBUF { RMEM_MAX } else { i32::MAX as u32 / 2 });
                 s.rcvbuf.store((v * 2).max(MIN_RCVBUF), Ordering::Relaxed);
             }
-            libc::SO_RCVLOWAT => c.opts.rcvlowat = v.max(1),
-            libc::SO_PRIORITY | libc::SO_DEBUG | libc::SO_DONTROUTE | libc::SO_NO_CHECK | libc::SO_MARK
-            | libc::SO_TIMESTAMP | libc::SO_TIMESTAMPNS | libc::SO_ZEROCOPY | libc::SO_BUSY_POLL => {}
+            libc::SO_RCVLOWAT => {
+                let v = if v < 0 { i32::MAX } else { v };
+                if c.ops == OpsId::InetStream {
+                    super::inet_sockopt::tcp_set_rcvlowat(s, c, v);
+                } else {
+                    c.opts.rcvlowat = v.max(1);
+                }
+            }
+            libc::SO_PRIORITY => c.opts.priority = v,
+            libc::SO_MARK => c.opts.mark = v as u32,
+            libc::SO_DONTROUTE => c.opts.dontroute = on,
+            libc::SO_NO_CHECK => c.opts.no_check_tx = on,
+            // sock_set_timestamp
+            libc::SO_TIMESTAMP | libc::SO_TIMESTAMPNS | SO_TIMESTAMP_NEW | SO_TIMESTAMPNS_NEW => {
+                if on {
+                    c.opts.tstamp_new = name == SO_TIMESTAMP_NEW || name == SO_TIMESTAMPNS_NEW;
+                    c.opts.rcvtstampns = name == libc::SO_TIMESTAMPNS || name == SO_TIMESTAMPNS_NEW;
+                    c.opts.rcvtstamp = true;
+                } else {
+                    c.opts.rcvtstamp = false;
+                    c.opts.rcvtstampns = false;
+                }
+            }
+            libc::SO_DEBUG | libc::SO_ZEROCOPY | libc::SO_BUSY_POLL => {}
             libc::SO_SNDLOWAT => return Err(Errno::ENOPROTOOPT),
             _ => return Err(Errno::ENOPROTOOPT),
         }
@@ -146,10 +254,12 @@ pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResul
     })
 }
 
+/// `sock_get_timeout`: whole jiffies back to a timeval.
 fn timeval_out(us: u64, len: usize) -> Vec<u8> {
+    let j = us / USEC_PER_JIFFY;
     let mut b = Vec::with_capacity(16);
-    b.extend_from_slice(&((us / 1_000_000) as i64).to_ne_bytes());
-    b.extend_from_slice(&((us % 1_000_000) as i64).to_ne_bytes());
+    b.extend_from_slice(&((j / HZ) as i64).to_ne_bytes());
+    b.extend_from_slice(&(((j % HZ) * 1_000_000 / HZ) as i64).to_ne_bytes());
     b.truncate(len);
     b
 }
@@ -175,7 +285,16 @@ pub fn sock_getsockopt(host: &Host, id: SockId, name: i32, len: usize) -> KResul
             libc::SO_RCVBUF => s.rcvbuf.load(Ordering::Relaxed) as i32,
             libc::SO_RCVLOWAT => c.opts.rcvlowat.max(1),
             libc::SO_SNDLOWAT => 1,
-            libc::SO_PRIORITY | libc::SO_DEBUG | libc::SO_DONTROUTE | libc::SO_NO_CHECK | libc::SO_MARK => 0,
+            libc::SO_PRIORITY => c.opts.priority,
+            libc::SO_MARK => c.opts.mark as i32,
+            libc::SO_DONTROUTE => c.opts.dontroute as i32,
+            libc::SO_NO_CHECK => c.opts.no_check_tx as i32,
+            libc::SO_DEBUG => 0,
+            libc::SO_TIMESTAMP => (c.opts.rcvtstamp && !c.opts.tstamp_new && !c.opts.rcvtstampns) as i32,
+            libc::SO_TIMESTAMPNS => (c.opts.rcvtstampns && !c.opts.tstamp_new) as i32,
+            SO_TIMESTAMP_NEW => (c.opts.rcvtstamp && c.opts.tstamp_new && !c.opts.rcvtstampns) as i32,
+            SO_TIMESTAMPNS_NEW => (c.opts.rcvtstampns && c.opts.tstamp_new) as i32,
+            libc::SO_BINDTODEVICE => return sock_getbindtodevice(&c.opts, len),
             libc::SO_RCVTIMEO => return Ok(timeval_out(s.rcvtimeo_us.load(Ordering::Relaxed), len)),
             libc::SO_SNDTIMEO => return Ok(timeval_out(s.sndtimeo_us.load(Ordering::Relaxed), len)),
             libc::SO_LINGER => {
