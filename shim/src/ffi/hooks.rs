@@ -201,10 +201,7 @@ pub unsafe extern "C" fn getsockopt(fd: c_int, level: c_int, name: c_int, val: *
     let Some((h, e)) = emulated(fd) else { return trace_real("getsockopt", args, real::getsockopt()(fd, level, name, val, len)) };
     run("getsockopt", args, || {
         let ulen = get_i32(len as usize)?;
-        if ulen < 0 {
-            return Err(Errno::EINVAL);
-        }
-        let v = net::__sys_getsockopt(h, e.sock, level, name, ulen as usize)?;
+        let v = net::__sys_getsockopt(h, e.sock, level, name, ulen)?;
         copy_to_user(val as usize, &v)?;
         put_i32(len as usize, v.len() as i32)?;
         Ok(0)

@@ -15,7 +15,8 @@ use super::addr::{family_of, Addr, InetAddr};
 use super::queue;
 use super::sock::*;
 use super::socket::*;
-use super::sockopt::{self, int_out};
+use super::inet_sockopt;
+use super::sockopt;
 use super::unix::{acceptq_pop, send_sigpipe};
 use crate::errno::{Errno, KResult};
 use crate::ktrace;
@@ -33,8 +34,8 @@ pub static INET_STREAM_OPS: ProtoOps = ProtoOps {
     ioctl: inet_ioctl,
     listen: inet_listen,
     shutdown: inet_shutdown,
-    setsockopt: inet_setsockopt,
-    getsockopt: inet_getsockopt,
+    setsockopt: inet_sockopt::inet_setsockopt,
+    getsockopt: inet_sockopt::inet_getsockopt,
     sendmsg: tcp_sendmsg,
     recvmsg: tcp_recvmsg,
     // sk_set_peek_off / udp_set_peek_off: store sk_peek_off.
@@ -52,8 +53,8 @@ pub static INET_DGRAM_OPS: ProtoOps = ProtoOps {
     ioctl: inet_ioctl,
     listen: sock_no_listen,
     shutdown: inet_shutdown,
-    setsockopt: inet_setsockopt,
-    getsockopt: inet_getsockopt,
+    setsockopt: inet_sockopt::inet_setsockopt,
+    getsockopt: inet_sockopt::inet_getsockopt,
     sendmsg: udp_sendmsg,
     recvmsg: udp_recvmsg,
     // sk_set_peek_off / udp_set_peek_off: store sk_peek_off.
@@ -68,8 +69,6 @@ const IPPROTO_MAX: i32 = 263;
 /// tcp_rmem[1], tcp_wmem[1]: a fresh TCP socket's buffers.
 const TCP_RMEM_DEFAULT: u32 = 131072;
 const TCP_WMEM_DEFAULT: u32 = 16384;
-/// sizeof(struct tcp_info) on the kernels this was written against.
-const TCP_INFO_LEN: usize = 280;
 
 fn sh(host: &Host, id: SockId) -> &SockShared {
     &host.shared()[id.idx()]
@@ -107,6 +106,7 @@ pub fn inet_create(host: &Host, g: &mut HostState, family: u16, ty: i32, protoco
     o.keepidle = 7200;
     o.keepintvl = 75;
     o.keepcnt = 9;
+    inet_sockopt::inet_init_opts(&mut g.socks[id.idx()]);
     Ok(id)
 }
 
@@ -403,9 +403,9 @@ fn acceptq_is_full(host: &Host, g: &HostState, l: SockId) -> bool {
 /// queued established; the client becomes ESTABLISHED.
 fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockId) -> KResult<()> {
     ktrace!("tcp_v4_connect -> tcp_conn_request -> tcp_v4_syn_recv_sock -> inet_csk_reqsk_queue_add");
-    let (lfamily, lopts, lkind) = {
+    let (lfamily, lopts, linet, lkind) = {
         let l = &g.socks[listener.idx()];
-        (l.family, l.opts, l.kind)
+        (l.family, l.opts, l.inet, l.kind)
     };
     let child = sk_alloc(host, g, lfamily, lkind, libc::IPPROTO_TCP as u16, OpsId::InetStream)?;
     let (csrc, cdst) = {
@@ -414,7 +414,9 @@ fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockI
     };
     {
         let ch = &mut g.socks[child.idx()];
+        // sk_clone_lock copies the listener's sock, options and all.
         ch.opts = lopts;
+        ch.inet = linet;
         // The child's local address is where the SYN went; its peer is the client.
         let mut local = cdst;
         let mut peer = csrc;
@@ -434,6 +436,23 @@ fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockI
     let ls = sh(host, listener);
     chs.sndbuf.store(ls.sndbuf.load(Ordering::Relaxed), Ordering::Relaxed);
     chs.rcvbuf.store(ls.rcvbuf.load(Ordering::Relaxed), Ordering::Relaxed);
+    chs.rcvtimeo_us.store(ls.rcvtimeo_us.load(Ordering::Relaxed), Ordering::Relaxed);
+    chs.sndtimeo_us.store(ls.sndtimeo_us.load(Ordering::Relaxed), Ordering::Relaxed);
+    {
+        let syn_ttl = inet_sockopt::unicast_ttl(&g.socks[client.idx()]);
+        inet_sockopt::inet_clone_opts(&mut g.socks[child.idx()], syn_ttl);
+        let crcv = sh(host, client).rcvbuf.load(Ordering::Relaxed);
+        let lrcv = ls.rcvbuf.load(Ordering::Relaxed);
+        let (a, b) = (client.idx(), child.idx());
+        let (cl, ch) = if a < b {
+            let (x, y) = g.socks.split_at_mut(b);
+            (&mut x[a], &mut y[0])
+        } else {
+            let (x, y) = g.socks.split_at_mut(a);
+            (&mut y[0], &mut x[b])
+        };
+        inet_sockopt::tcp_handshake_opts(cl, crcv, ch, lrcv);
+    }
     chs.set_state(TcpState::Established);
     // Cross-link: each holds the other (the emulated wire).
     sock_hold(g, client);
@@ -898,6 +917,8 @@ fn inet_shutdown(host: &Host, id: SockId, how: i32) -> KResult<()> {
 /// The data in flight is what sits in the peer's queue; without a peer
 /// nothing is queued, so a fresh or closed socket is writable.
 fn stream_writable(host: &Host, id: SockId) -> bool {
+    // Without a peer nothing is queued anywhere: sk_stream_is_writeable
+    // holds (a fresh or closed socket polls POLLOUT).
     match sh(host, id).peer() {
         Some(p) => {
             let q = sh(host, p).rx.lock();
@@ -1583,160 +1604,3 @@ fn udp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
     Ok(if flags & libc::MSG_TRUNC != 0 { rec.len } else { rec.copied })
 }
 
-// ----- options --------------------------------------------------------------
-
-fn int_in(val: &[u8]) -> KResult<i32> {
-    if val.len() < 4 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(i32::from_ne_bytes([val[0], val[1], val[2], val[3]]))
-}
-
-/// IPPROTO_IP / IPPROTO_IPV6 / IPPROTO_TCP / IPPROTO_UDP setsockopt.
-fn inet_setsockopt(host: &Host, id: SockId, level: i32, name: i32, val: &[u8]) -> KResult<()> {
-    with_host(host, |g| {
-        let tcp = is_tcp(&g.socks[id.idx()]);
-        let family = g.socks[id.idx()].family;
-        let state = sh(host, id).state();
-        let o = &mut g.socks[id.idx()].opts;
-        match (level, name) {
-            (libc::IPPROTO_TCP, _) if !tcp => Err(Errno::ENOPROTOOPT),
-            (libc::IPPROTO_TCP, libc::TCP_NODELAY) => {
-                o.nodelay = int_in(val)? != 0;
-                Ok(())
-            }
-            (libc::IPPROTO_TCP, libc::TCP_CORK) => {
-                o.cork = int_in(val)? != 0;
-                Ok(())
-            }
-            (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => {
-                o.quickack = int_in(val)? != 0;
-                Ok(())
-            }
-            (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) | (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => {
-                let v = int_in(val)?;
-                if !(1..=32767).contains(&v) {
-                    return Err(Errno::EINVAL);
-                }
-                if name == libc::TCP_KEEPIDLE {
-                    o.keepidle = v
-                } else {
-                    o.keepintvl = v
-                }
-                Ok(())
-            }
-            (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => {
-                let v = int_in(val)?;
-                if !(1..=127).contains(&v) {
-                    return Err(Errno::EINVAL);
-                }
-                o.keepcnt = v;
-                Ok(())
-            }
-            (libc::IPPROTO_TCP, libc::TCP_MAXSEG) => {
-                let v = int_in(val)?;
-                if v != 0 && !(88..=32767).contains(&v) {
-                    return Err(Errno::EINVAL);
-                }
-                o.maxseg = v;
-                Ok(())
-            }
-            (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT)
-            | (libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT)
-            | (libc::IPPROTO_TCP, libc::TCP_FASTOPEN)
-            | (libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT)
-            | (libc::IPPROTO_TCP, libc::TCP_LINGER2) => int_in(val).map(|_| ()),
-            (libc::IPPROTO_TCP, _) => Err(Errno::ENOPROTOOPT),
-            (libc::IPPROTO_IP, libc::IP_TOS) => {
-                o.tos = int_in(val).or_else(|_| if val.len() == 1 { Ok(val[0] as i32) } else { Err(Errno::EINVAL) })? & 0xfc;
-                Ok(())
-            }
-            (libc::IPPROTO_IP, libc::IP_TTL) => {
-                let v = int_in(val)?;
-                if v != -1 && !(1..=255).contains(&v) {
-                    return Err(Errno::EINVAL);
-                }
-                o.ttl = v;
-                Ok(())
-            }
-            (libc::IPPROTO_IP, libc::IP_RECVERR)
-            | (libc::IPPROTO_IP, libc::IP_PKTINFO)
-            | (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER)
-            | (libc::IPPROTO_IP, libc::IP_FREEBIND)
-            | (libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT) => {
-                if val.is_empty() {
-                    return Err(Errno::EINVAL);
-                }
-                Ok(())
-            }
-            (libc::IPPROTO_IP, _) => Err(Errno::ENOPROTOOPT),
-            (libc::IPPROTO_IPV6, _) if family != AF_INET6 => Err(Errno::ENOPROTOOPT),
-            (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => {
-                let v = int_in(val)?;
-                if g.socks[id.idx()].num != 0 || state != TcpState::Close {
-                    return Err(Errno::EINVAL);
-                }
-                g.socks[id.idx()].opts.v6only = v != 0;
-                Ok(())
-            }
-            (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) | (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) | (libc::IPPROTO_IPV6, libc::IPV6_RECVERR) => {
-                int_in(val).map(|_| ())
-            }
-            (libc::IPPROTO_IPV6, _) => Err(Errno::ENOPROTOOPT),
-            (libc::IPPROTO_UDP, _) if !tcp => int_in(val).map(|_| ()),
-            _ => Err(Errno::ENOPROTOOPT),
-        }
-    })
-}
-
-fn tcp_info(state: TcpState, len: usize) -> Vec<u8> {
-    let mut b = vec![0u8; TCP_INFO_LEN];
-    b[0] = state as u8;
-    b.truncate(len);
-    b
-}
-
-/// IPPROTO_IP / IPPROTO_IPV6 / IPPROTO_TCP getsockopt.
-fn inet_getsockopt(host: &Host, id: SockId, level: i32, name: i32, len: usize) -> KResult<Vec<u8>> {
-    with_host(host, |g| {
-        let c = &g.socks[id.idx()];
-        let tcp = is_tcp(c);
-        let o = &c.opts;
-        let state = sh(host, id).state();
-        let v = match (level, name) {
-            (libc::IPPROTO_TCP, _) if !tcp => return Err(Errno::EOPNOTSUPP),
-            (libc::IPPROTO_TCP, libc::TCP_NODELAY) => o.nodelay as i32,
-            (libc::IPPROTO_TCP, libc::TCP_CORK) => o.cork as i32,
-            (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => (!o.quickack) as i32 ^ 1,
-            (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => o.keepidle,
-            (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => o.keepintvl,
-            (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => o.keepcnt,
-            (libc::IPPROTO_TCP, libc::TCP_MAXSEG) => {
-                if o.maxseg != 0 {
-                    o.maxseg
-                } else if matches!(state, TcpState::Close | TcpState::Listen) {
-                    536
-                } else {
-                    32741
-                }
-            }
-            (libc::IPPROTO_TCP, libc::TCP_INFO) => return Ok(tcp_info(state, len)),
-            (libc::IPPROTO_TCP, _) => return Err(Errno::ENOPROTOOPT),
-            (libc::IPPROTO_IP, libc::IP_TOS) => o.tos,
-            (libc::IPPROTO_IP, libc::IP_TTL) => {
-                if o.ttl == -1 {
-                    64
-                } else {
-                    o.ttl
-                }
-            }
-            (libc::IPPROTO_IP, _) => return Err(Errno::ENOPROTOOPT),
-            (libc::IPPROTO_IPV6, _) if c.family != AF_INET6 => return Err(Errno::EOPNOTSUPP),
-            (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) => o.v6only as i32,
-            (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS) => 64,
-            (libc::IPPROTO_IPV6, _) => return Err(Errno::ENOPROTOOPT),
-            _ => return Err(Errno::EOPNOTSUPP),
-        };
-        Ok(int_out(v, len))
-    })
-}

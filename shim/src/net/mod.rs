@@ -8,6 +8,8 @@
 //! - `sock`: the socket object (`struct sock` + `struct file`).
 //! - `queue`: receive queues: byte streams and datagram records in a ring.
 //! - `sockopt`: SOL_SOCKET options (net/core/sock.c).
+//! - `inet_sockopt`: IP, IPv6, TCP and UDP options (ip_sockglue.c,
+//!   ipv6_sockglue.c, tcp.c, udp.c).
 //! - `addr`: sockaddr parsing.
 //! - `skb`: skb truesize and the sender's sk_wmem_alloc (what AF_UNIX charges).
 //!
@@ -17,6 +19,7 @@
 pub mod addr;
 pub mod skb;
 pub mod inet;
+pub mod inet_sockopt;
 pub mod queue;
 pub mod sock;
 pub mod socket;

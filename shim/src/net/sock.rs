@@ -180,6 +180,9 @@ pub struct Opts {
     /// `sk_priority`, `sk_mark`.
     pub priority: i32,
     pub mark: u32,
+    /// `sk_bound_dev_if` (SO_BINDTODEVICE) and that device's name.
+    pub bound_dev_if: i32,
+    pub bound_dev_name: [u8; 16],
 }
 
 /// The control block of one socket, under the host lock.
@@ -237,6 +240,65 @@ pub struct SockCtl {
     /// `inet_hash_connect`, or an accepted child); such a socket can no
     /// longer listen (see `inet_listen`).
     pub ehashed: bool,
+    /// AF_INET/AF_INET6: the IP, IPv6, TCP and UDP option state.
+    pub inet: InetOpts,
+}
+
+/// What `inet_sock`, `ipv6_pinfo`, `inet_connection_sock`/`tcp_sock` and
+/// `udp_sock` keep of the options (net/ipv4/ip_sockglue.c,
+/// net/ipv6/ipv6_sockglue.c, net/ipv4/tcp.c, net/ipv4/udp.c). A listener's
+/// copy goes to its children as `sk_clone_lock` copies the whole sock.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct InetOpts {
+    // inet_sock
+    pub mc_ttl: i32,
+    pub pmtudisc: u8,
+    pub mc_loop: bool,
+    pub mc_all: bool,
+    pub recverr: bool,
+    pub pktinfo: bool,
+    pub freebind: bool,
+    pub transparent: bool,
+    pub bind_address_no_port: bool,
+    pub recvttl: bool,
+    pub recvtos: bool,
+    pub minttl: i32,
+    // ipv6_pinfo
+    pub hop_limit: i32,
+    pub mcast_hops: i32,
+    pub tclass: i32,
+    pub frag_size: i32,
+    pub pmtudisc6: u8,
+    pub mc6_loop: bool,
+    pub recverr6: bool,
+    pub rxinfo: bool,
+    pub rxhlim: bool,
+    pub rxtclass: bool,
+    pub dontfrag: bool,
+    // tcp_sock / inet_connection_sock
+    pub mss_cache: i32,
+    pub advmss: i32,
+    pub rcv_mss: i32,
+    pub syn_retries: u8,
+    pub defer_accept: u8,
+    pub pingpong: bool,
+    pub tstamp_ok: bool,
+    pub sack_ok: bool,
+    pub wscale_ok: bool,
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
+    pub user_timeout: u32,
+    /// TCP_LINGER2 in seconds; -1 off, 0 net.ipv4.tcp_fin_timeout.
+    pub linger2: i32,
+    pub window_clamp: u32,
+    pub notsent_lowat: u32,
+    pub fastopen_qlen: u32,
+    pub inq: bool,
+    /// TCP_CONGESTION set by the user (empty: net.ipv4.tcp_congestion_control).
+    pub ca_name: [u8; 16],
+    // udp_sock
+    pub udp_cork: bool,
 }
 
 pub const SOCK_BINDADDR_LOCK: u8 = 4;

@@ -65,7 +65,8 @@ pub struct ProtoOps {
     pub listen: fn(&Host, SockId, i32) -> KResult<()>,
     pub shutdown: fn(&Host, SockId, i32) -> KResult<()>,
     pub setsockopt: fn(&Host, SockId, i32, i32, &[u8]) -> KResult<()>,
-    pub getsockopt: fn(&Host, SockId, i32, i32, usize) -> KResult<Vec<u8>>,
+    /// The last argument is the caller's optlen, unchecked (`int __user *optlen`).
+    pub getsockopt: fn(&Host, SockId, i32, i32, i32) -> KResult<Vec<u8>>,
     pub sendmsg: fn(&Host, SockId, &SendMsg<'_>) -> KResult<usize>,
     pub recvmsg: fn(&Host, SockId, &mut RecvMsg<'_>) -> KResult<usize>,
     /// `set_peek_off` (SO_PEEK_OFF); None where the kernel's table has none.
@@ -85,7 +86,7 @@ pub fn sock_no_listen(_: &Host, _: SockId, _: i32) -> KResult<()> {
 pub fn sock_no_setsockopt(_: &Host, _: SockId, _: i32, _: i32, _: &[u8]) -> KResult<()> {
     Err(Errno::EOPNOTSUPP)
 }
-pub fn sock_no_getsockopt(_: &Host, _: SockId, _: i32, _: i32, _: usize) -> KResult<Vec<u8>> {
+pub fn sock_no_getsockopt(_: &Host, _: SockId, _: i32, _: i32, _: i32) -> KResult<Vec<u8>> {
     Err(Errno::EOPNOTSUPP)
 }
 
@@ -151,6 +152,7 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
         pending_since: 0,
         unix_hashed: false,
         ehashed: false,
+        inet: Default::default(),
     };
     let sh = &host.shared()[idx];
     {
@@ -474,9 +476,14 @@ pub fn __sys_setsockopt(host: &Host, id: SockId, level: i32, name: i32, val: &[u
     }
 }
 
-pub fn __sys_getsockopt(host: &Host, id: SockId, level: i32, name: i32, len: usize) -> KResult<Vec<u8>> {
+/// `len` is the caller's optlen: each level checks it as the kernel's does
+/// (do_ipv6_getsockopt takes a negative one as large).
+pub fn __sys_getsockopt(host: &Host, id: SockId, level: i32, name: i32, len: i32) -> KResult<Vec<u8>> {
     if level == libc::SOL_SOCKET {
-        sockopt::sock_getsockopt(host, id, name, len)
+        if len < 0 {
+            return Err(Errno::EINVAL);
+        }
+        sockopt::sock_getsockopt(host, id, name, len as usize)
     } else {
         (ops(host, id).getsockopt)(host, id, level, name, len)
     }

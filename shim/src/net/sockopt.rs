@@ -170,11 +170,56 @@ fn sk_may_scm_recv(c: &SockCtl) -> bool {
     c.family == libc::AF_UNIX as u16 || c.family == libc::AF_NETLINK as u16
 }
 
+const IFNAMSIZ: usize = 16;
+
+/// `dev_get_by_name`: the ifindex of a device of this host's network
+/// namespace, from sysfs.
+fn dev_get_by_name(name: &[u8]) -> Option<i32> {
+    let name = std::str::from_utf8(name).ok()?;
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+        return None;
+    }
+    std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex")).ok()?.trim().parse().ok()
+}
+
+/// `sock_setbindtodevice` -> `sock_bindtoindex_locked`.
+fn sock_setbindtodevice(host: &Host, id: SockId, val: &[u8]) -> KResult<()> {
+    let n = val.len().min(IFNAMSIZ - 1);
+    let mut devname = [0u8; IFNAMSIZ];
+    devname[..n].copy_from_slice(&val[..n]);
+    let len = devname.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ);
+    let mut index = 0;
+    if len > 0 {
+        index = dev_get_by_name(&devname[..len]).ok_or(Errno::ENODEV)?;
+    }
+    with_host(host, |g| {
+        let o = &mut g.socks[id.idx()].opts;
+        if o.bound_dev_if != 0 && !crate::sys::capable(crate::sys::CAP_NET_RAW) {
+            return Err(Errno::EPERM);
+        }
+        o.bound_dev_if = index;
+        o.bound_dev_name = if index != 0 { devname } else { [0; IFNAMSIZ] };
+        Ok(())
+    })
+}
+
+/// `sock_getbindtodevice`.
+fn sock_getbindtodevice(o: &Opts, len: usize) -> KResult<Vec<u8>> {
+    if o.bound_dev_if == 0 {
+        return Ok(Vec::new());
+    }
+    if len < IFNAMSIZ {
+        return Err(Errno::EINVAL);
+    }
+    let n = o.bound_dev_name.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ - 1);
+    Ok(o.bound_dev_name[..=n.min(IFNAMSIZ - 1)].to_vec())
+}
+
 /// `sk_setsockopt`.
 pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResult<()> {
     let s = &host.shared()[id.idx()];
     if name == libc::SO_BINDTODEVICE {
-        return Ok(());
+        return sock_setbindtodevice(host, id, val);
     }
     let v = int_of(val)?;
     let on = v != 0;
@@ -353,6 +398,7 @@ pub fn sock_getsockopt(host: &Host, id: SockId, name: i32, len: usize) -> KResul
         let c = &g.socks[id.idx()];
         let o = &c.opts;
         let v: i32 = match name {
+            libc::SO_BINDTODEVICE => return sock_getbindtodevice(o, len),
             libc::SO_DEBUG => o.debug as i32,
             libc::SO_DONTROUTE => o.dontroute as i32,
             libc::SO_BROADCAST => o.broadcast as i32,
