@@ -13,6 +13,7 @@
 //!   futexes, the receive rings.
 //! - `sys`: raw system calls for the shim's own needs.
 //! - `trace`, `config`: tracing and environment settings.
+//! - `pcap`: the capture file of the emulated TCP/UDP traffic (NETSHIM_PCAP).
 //! - `inspect`: a consistent copy of a namespace for the `netshim` command
 //!   (`src/bin/netshim`), which links this crate as an rlib.
 
@@ -21,6 +22,7 @@ pub mod errno;
 pub mod ffi;
 pub mod inspect;
 pub mod net;
+pub mod pcap;
 pub mod shm;
 pub mod sys;
 pub mod task;

@@ -405,6 +405,9 @@ pub struct SockShared {
     pub max_ack_backlog: AtomicU32,
     /// SOCK_* flags below.
     pub flags: AtomicU32,
+    /// TCP: the 4-tuple and emulated snd_nxt/rcv_nxt the capture writes
+    /// (`pcap`; untouched unless NETSHIM_PCAP is set).
+    pub wire: crate::pcap::TcpWire,
 }
 
 /// `sock_flag(sk, SOCK_DEAD)`: the socket was released (its file closed).
