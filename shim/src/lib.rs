@@ -14,6 +14,7 @@
 //! - `sys`: raw system calls for the shim's own needs.
 //! - `signal`: which handler ran during a blocking call (EINTR or restart).
 //! - `trace`, `config`: tracing and environment settings.
+//! - `pcap`: the capture file of the emulated TCP/UDP traffic (NETSHIM_PCAP).
 //! - `inspect`: a consistent copy of a namespace for the `netshim` command
 //!   (`src/bin/netshim`), which links this crate as an rlib.
 
@@ -22,6 +23,7 @@ pub mod errno;
 pub mod ffi;
 pub mod inspect;
 pub mod net;
+pub mod pcap;
 pub mod shm;
 pub mod signal;
 pub mod sys;

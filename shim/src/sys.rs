@@ -173,3 +173,37 @@ pub fn capable(cap: u32) -> bool {
     let (word, bit) = ((cap / 32) as usize, cap % 32);
     r.is_ok() && data[word * 3] & (1 << bit) != 0
 }
+
+/// Opens `path` for appending, creating it (mode 0644), close-on-exec.
+pub fn open_append(path: &std::ffi::CStr) -> KResult<i32> {
+    let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC;
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    unsafe { crate::syscall!(SYS_openat, libc::AT_FDCWD, path.as_ptr(), flags, 0o644) }.map(|fd| fd as i32)
+}
+
+/// One write(2) of `buf` to `fd` (an O_APPEND file: one atomic append).
+pub fn write(fd: i32, buf: &[u8]) -> KResult<usize> {
+    // SAFETY: the kernel reads `buf.len()` bytes of `buf`, which is valid for that.
+    unsafe { crate::syscall!(SYS_write, fd, buf.as_ptr(), buf.len()) }
+}
+
+/// flock(2) on one of the shim's own fds.
+pub fn flock(fd: i32, op: i32) -> KResult<()> {
+    // SAFETY: flock takes no pointers.
+    unsafe { crate::syscall!(SYS_flock, fd, op) }.map(|_| ())
+}
+
+/// (st_dev, st_ino, st_size) of an fd.
+pub fn fstat_id(fd: i32) -> KResult<(u64, u64, i64)> {
+    // SAFETY: a zeroed stat is a valid out-buffer; fstat writes all of it.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: `st` is a writable struct stat.
+    unsafe { crate::syscall!(SYS_fstat, fd, &mut st as *mut libc::stat) }?;
+    Ok((st.st_dev, st.st_ino, st.st_size))
+}
+
+/// Fills `b` from getrandom(2) (without blocking; zeros if that fails).
+pub fn getrandom(b: &mut [u8]) {
+    // SAFETY: the kernel writes at most `b.len()` bytes into `b`.
+    let _ = unsafe { crate::syscall!(SYS_getrandom, b.as_mut_ptr(), b.len(), libc::GRND_NONBLOCK) };
+}

@@ -70,6 +70,7 @@ pub fn init() -> Option<&'static Host> {
         match Host::attach(&cfg.shm_dir, &cfg.ns) {
             Ok(h) => {
                 crate::net::with_host(&h, |g| task::attach(&h, g)).ok()?;
+                crate::pcap::init();
                 task::reap_dead(&h);
                 Some(h)
             }

@@ -459,6 +459,7 @@ fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockI
     chs.peer.store(SockId::pack(Some(client)), Ordering::Release);
     sock_hold(g, child);
     sh(host, client).peer.store(SockId::pack(Some(child)), Ordering::Release);
+    crate::pcap::tcp_v4_send_synack(host, client, child);
     let c = &mut g.socks[client.idx()];
     c.pending_connect = 0;
     sh(host, client).set_state(TcpState::Established);
@@ -473,6 +474,7 @@ fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockI
 /// A SYN to a port nobody listens on: RST, so ECONNREFUSED (`tcp_reset` in SYN_SENT).
 fn tcp_refuse(host: &Host, g: &mut HostState, id: SockId) {
     ktrace!("tcp_v4_connect -> tcp_v4_send_reset -> tcp_reset(SYN_SENT) -> tcp_done");
+    crate::pcap::tcp_reset_reply(host, id, true);
     let s = sh(host, id);
     s.err.store(libc::ECONNREFUSED, Ordering::Release);
     tcp_done(host, g, id);
@@ -530,6 +532,7 @@ fn retransmit_pending(host: &Host, g: &mut HostState, listener: SockId) {
         if acceptq_is_full(host, g, listener) {
             break;
         }
+        crate::pcap::tcp_retransmit_syn(host, SockId(i as u32));
         let _ = tcp_handshake(host, g, SockId(i as u32), listener);
     }
 }
@@ -574,6 +577,7 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                 // inet_hash_connect: into the established hash.
                 g.socks[id.idx()].ehashed = true;
                 g.socks[id.idx()].raddr = dst;
+                crate::pcap::tcp_connect(host, id, &g.socks[id.idx()].laddr, g.socks[id.idx()].num, &dst);
                 s.set_state(TcpState::SynSent);
                 g.socks[id.idx()].ss = SsState::Connecting;
                 tcp_try_connect(host, g, id)?;
@@ -656,6 +660,7 @@ fn tcp_disconnect(host: &Host, g: &mut HostState, id: SockId) {
 /// A RST to the peer: it gets ECONNRESET (EPIPE in CLOSE_WAIT) and closes.
 fn tcp_send_active_reset(host: &Host, g: &mut HostState, id: SockId) {
     ktrace!("tcp_send_active_reset -> tcp_reset(peer)");
+    crate::pcap::tcp_send_active_reset(host, id);
     if let Some(p) = sh(host, id).peer() {
         tcp_reset(host, g, p);
     }
@@ -684,6 +689,7 @@ fn tcp_send_fin(host: &Host, id: SockId) {
         _ => return,
     };
     ktrace!("tcp_send_fin -> tcp_fin(peer)");
+    crate::pcap::tcp_send_fin(host, id, s.peer());
     s.set_state(next);
     if let Some(p) = s.peer() {
         let ps = sh(host, p);
@@ -1102,6 +1108,8 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
             // Data to a socket that is gone: the answer is a RST
             // (tcp_v4_rcv -> no socket -> tcp_v4_send_reset); the data was
             // queued, so this send succeeds.
+            crate::pcap::tcp_sendmsg_unacked(host, id, &msg.iov, sent, len - sent);
+            crate::pcap::tcp_reset_reply(host, id, false);
             with_host(host, |g| tcp_reset(host, g, id));
             return Ok(len);
         }
@@ -1131,6 +1139,7 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
             n
         };
         if n > 0 {
+            crate::pcap::tcp_sendmsg(host, id, peer, &msg.iov, sent, n, oob && len - sent == 1);
             sent += n;
             ps.wq.wake();
             continue;
@@ -1539,7 +1548,9 @@ fn udp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
         let c = &g.socks[id.idx()];
         let mut src = source_for(c, &dst);
         src.port = c.num;
-        match udp_lookup(g, &dst, &src) {
+        let rcv = udp_lookup(g, &dst, &src);
+        crate::pcap::udp_sendmsg(&src, &dst, &msg.iov, rcv.is_some());
+        match rcv {
             Some(r) => {
                 let rs = sh(host, r);
                 let from = src.to_addr(AF_INET6);

@@ -509,6 +509,9 @@ pub struct SockShared {
     pub sk_wmem_alloc: AtomicU64,
     /// `sk_peek_off` (SO_PEEK_OFF): -1 off, else where MSG_PEEK starts.
     pub sk_peek_off: AtomicI32,
+    /// TCP: the 4-tuple and emulated snd_nxt/rcv_nxt the capture writes
+    /// (`pcap`; untouched unless NETSHIM_PCAP is set).
+    pub wire: crate::pcap::TcpWire,
 }
 
 /// `sock_flag(sk, SOCK_DEAD)`: the socket was released (its file closed).

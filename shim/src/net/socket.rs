@@ -166,6 +166,7 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
         q.urg_seq = 0;
     }
     sh.ops.store(ops as u32, Ordering::Release);
+    crate::pcap::sk_alloc(sh);
     sh.wq.reset_watchers();
     sh.state.store(TcpState::Close as u32, Ordering::Release);
     sh.shutdown.store(0, Ordering::Release);

@@ -31,9 +31,9 @@ usage: netshim run [--ns NAME] [--trace] [--pcap FILE] [--] PROGRAM [ARGS...]
   run   runs PROGRAM with libnetshim.so preloaded (found next to this
         executable, or NETSHIM_LIB) in namespace NAME (else $NETSHIM_NS,
         else \"default\"); --trace prints one strace-like line per call and
-        the kernel path (NETSHIM_LOG=netshim=trace), --pcap writes the
-        emulated TCP/UDP traffic to FILE (NETSHIM_PCAP). Exit status is the
-        program's.
+        the kernel path (NETSHIM_LOG=netshim=trace), --pcap appends the
+        emulated TCP/UDP traffic to the capture FILE (NETSHIM_PCAP; created
+        if missing, remove it to start afresh). Exit status is the program's.
   ss    lists the namespace's sockets: -a all, -l listening only, -x unix,
         -t tcp, -u udp (none of -x -t -u: all kinds), -p owning processes,
         -n numeric (always).
@@ -100,6 +100,23 @@ fn find_lib() -> Result<PathBuf, String> {
     }
 }
 
+/// An existing, non-empty `--pcap` file must be a pcap capture (records
+/// are appended to it; remove it to start a new capture).
+fn check_pcap(p: &std::path::Path) -> Result<(), String> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    match std::fs::File::open(p) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("--pcap {}: {e}", p.display())),
+        Ok(mut f) => match f.read(&mut magic) {
+            Ok(0) => Ok(()),
+            Ok(4) if [0xa1b2_3c4du32, 0xa1b2_c3d4].contains(&u32::from_ne_bytes(magic)) => Ok(()),
+            Ok(_) => Err(format!("--pcap {}: exists and is not a pcap capture", p.display())),
+            Err(e) => Err(format!("--pcap {}: {e}", p.display())),
+        },
+    }
+}
+
 /// `netshim run`.
 fn run(args: &[OsString]) -> Result<u8, String> {
     let mut ns: Option<String> = None;
@@ -145,10 +162,12 @@ fn run(args: &[OsString]) -> Result<u8, String> {
         cmd.env("NETSHIM_LOG", "netshim=trace");
     }
     if let Some(p) = pcap {
-        // Every process of the run appends to one capture: start it empty,
-        // and give the library an absolute path (programs may chdir).
+        // Every process of the run, and of other runs given the same file
+        // (a server and its clients), appends to one capture: the library
+        // writes the header into an empty or new file. Give it an absolute
+        // path (programs may chdir), and refuse a file that is not a capture.
         let p = std::path::absolute(&p).map_err(|e| format!("--pcap {}: {e}", p.display()))?;
-        std::fs::write(&p, b"").map_err(|e| format!("--pcap {}: {e}", p.display()))?;
+        check_pcap(&p)?;
         cmd.env("NETSHIM_PCAP", &p);
     }
     let err = cmd.exec();
