@@ -1109,8 +1109,20 @@ fn tcp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
         if size == 0 {
             break;
         }
+        // tcp_recvmsg_locked walks sk_receive_queue and tests sk_shutdown
+        // under the socket lock: data that came before the FIN is read
+        // first. Here the take above and the flag are separate loads and the
+        // peer may have written and closed in between: once the FIN is seen,
+        // the queue is looked at again.
+        let fin_and_empty = || s.shutdown() & RCV_SHUTDOWN != 0 && queue::queued(host, id) == 0;
         if copied > 0 {
-            if nonblock || s.err.load(Ordering::Relaxed) != 0 || s.state() == TcpState::Close || s.shutdown() & RCV_SHUTDOWN != 0 {
+            if nonblock || s.err.load(Ordering::Relaxed) != 0 || s.state() == TcpState::Close {
+                break;
+            }
+            if s.shutdown() & RCV_SHUTDOWN != 0 {
+                if !fin_and_empty() {
+                    continue;
+                }
                 break;
             }
         } else {
@@ -1118,6 +1130,9 @@ fn tcp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
                 return Err(e);
             }
             if s.shutdown() & RCV_SHUTDOWN != 0 {
+                if !fin_and_empty() {
+                    continue;
+                }
                 break;
             }
             if s.state() == TcpState::Close {

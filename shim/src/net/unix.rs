@@ -802,6 +802,14 @@ fn unix_stream_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResul
             return Err(e);
         }
         if s.shutdown() & RCV_SHUTDOWN != 0 {
+            // unix_stream_read_generic peeks the queue and tests sk_shutdown
+            // under one unix_state_lock, so bytes queued before the peer shut
+            // down are read before the EOF. Here the take above and this
+            // flag are separate loads, and the peer may have written and
+            // closed in between: with the flag seen, look at the queue again.
+            if queue::queued(host, id) > 0 {
+                continue;
+            }
             break;
         }
         if nonblock {
