@@ -207,3 +207,12 @@ pub fn getrandom(b: &mut [u8]) {
     // SAFETY: the kernel writes at most `b.len()` bytes into `b`.
     let _ = unsafe { crate::syscall!(SYS_getrandom, b.as_mut_ptr(), b.len(), libc::GRND_NONBLOCK) };
 }
+
+/// CLOCK_MONOTONIC in nanoseconds: one clock for every process of a
+/// namespace (the TIME_WAIT deadlines kept in shared memory).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a writable struct timespec.
+    let _ = unsafe { crate::syscall!(SYS_clock_gettime, libc::CLOCK_MONOTONIC, &mut ts as *mut libc::timespec) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}

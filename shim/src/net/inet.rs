@@ -12,10 +12,12 @@
 //! and IPv4 sockets meet in one port table.
 
 use super::addr::{family_of, Addr, InetAddr};
+use super::dev;
 use super::queue;
 use super::sock::*;
 use super::socket::*;
 use super::inet_sockopt;
+use super::inet_timewait::{self, InetTimewaitSock};
 use super::sockopt;
 use super::unix::{acceptq_pop, send_sigpipe};
 use crate::errno::{Errno, KResult};
@@ -115,15 +117,19 @@ pub fn inet_create(host: &Host, g: &mut HostState, family: u16, ty: i32, protoco
 /// The address a socket's bind would cover: (v4 part, v6 part), None where
 /// it covers nothing of that family. `Some(any)` covers all.
 fn coverage(c: &SockCtl) -> (Option<InetAddr>, Option<InetAddr>) {
-    let a = c.laddr;
-    if c.family == AF_INET {
+    coverage_of(c.family, c.laddr, c.opts.v6only)
+}
+
+/// `coverage` of a bound (family, address, ipv6only).
+fn coverage_of(family: u16, a: InetAddr, v6only: bool) -> (Option<InetAddr>, Option<InetAddr>) {
+    if family == AF_INET {
         return (Some(a), None);
     }
     if a.is_v4() && !a.is_any() {
         return (Some(a), None);
     }
     if a.ip == [0; 16] {
-        let v4 = if c.opts.v6only { None } else { Some(InetAddr::v4([0; 4], 0)) };
+        let v4 = if v6only { None } else { Some(InetAddr::v4([0; 4], 0)) };
         return (v4, Some(a));
     }
     if a.is_v4() {
@@ -183,22 +189,55 @@ fn bind_conflict(host: &Host, g: &HostState, me: SockId, port: u16) -> bool {
     })
 }
 
+/// Whether a TIME_WAIT entry's address overlaps socket `c`'s.
+fn tw_overlaps(c: &SockCtl, tw: &InetTimewaitSock) -> bool {
+    let (a4, a6) = coverage(c);
+    let (b4, b6) = coverage_of(tw.family, tw.laddr, tw.ipv6only);
+    overlap(a4, b4) || overlap(a6, b6)
+}
+
+/// `inet_bind_conflict` against the TIME_WAIT entries holding `port`
+/// (`sk2` a timewait sock: `sk2->sk_state == TCP_TIME_WAIT`, so the uid
+/// does not matter for SO_REUSEPORT; relax and reuseport_ok as
+/// inet_csk_get_port passes them for a given port).
+fn twsk_bind_conflict(g: &HostState, me: SockId, port: u16) -> bool {
+    let c = &g.socks[me.idx()];
+    if !is_tcp(c) {
+        return false;
+    }
+    let now = crate::sys::monotonic_ns();
+    inet_timewait::live(&g.tw, now).any(|tw| {
+        if tw.num != port || !tw_overlaps(c, tw) {
+            return false;
+        }
+        let dev = c.opts.bound_dev_if;
+        if dev != 0 && tw.bound_dev_if != 0 && dev != tw.bound_dev_if {
+            return false;
+        }
+        if c.opts.reuseaddr && tw.reuse {
+            return false;
+        }
+        !(c.opts.reuseport && tw.reuseport)
+    })
+}
+
 /// Whether any socket of this kind holds `port` at an address overlapping `me`'s.
 fn port_used(g: &HostState, me: SockId, port: u16) -> bool {
     let c = &g.socks[me.idx()];
     live(g).any(|i| {
         let o = &g.socks[i];
         i != me.idx() && inet_family(o.family) && o.kind == c.kind && o.num == port && addrs_overlap(c, o)
-    })
+    }) || is_tcp(c) && inet_timewait::live(&g.tw, crate::sys::monotonic_ns()).any(|tw| tw.num == port && tw_overlaps(c, tw))
 }
 
 /// `get_port`: takes `port` (or, for 0, an ephemeral port) for `me`.
 fn inet_get_port(host: &Host, g: &mut HostState, me: SockId, port: u16) -> KResult<u16> {
     ktrace!("inet_csk_get_port");
+    inet_timewait::inet_twsk_purge(g, crate::sys::monotonic_ns());
     if port != 0 {
-        if bind_conflict(host, g, me, port) {
+        if bind_conflict(host, g, me, port) || twsk_bind_conflict(g, me, port) {
             crate::task::reap_dead_locked(host, g);
-            if bind_conflict(host, g, me, port) {
+            if bind_conflict(host, g, me, port) || twsk_bind_conflict(g, me, port) {
                 return Err(Errno::EADDRINUSE);
             }
         }
@@ -274,12 +313,17 @@ fn parse_inet(family: u16, uaddr: &[u8], for_bind: bool, v6only: bool) -> KResul
 
 /// `inet_bind` / `inet6_bind`.
 fn inet_bind(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
+    let family = with_host(host, |g| g.socks[id.idx()].family);
+    if family == AF_INET6 {
+        return inet6_bind(host, id, uaddr);
+    }
     ktrace!("inet_bind -> __inet_bind");
     with_host(host, |g| {
         let c = &g.socks[id.idx()];
-        let family = c.family;
         let a = parse_inet(family, uaddr, true, c.opts.v6only)?;
-        if !a.is_local() && !(a.is_multicast() || a.is_v4_broadcast()) {
+        // "Not specified by any standard per-se, however it breaks too
+        // many applications when removed."
+        if !inet_addr_valid_or_nonlocal(c, &a) {
             return Err(Errno::EADDRNOTAVAIL);
         }
         if a.port != 0 && (a.port as u32) < sockopt::unprivileged_port_start() && !capable_net_bind_service() {
@@ -304,6 +348,133 @@ fn inet_bind(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
             }
             Err(e) => {
                 g.socks[id.idx()].laddr = old;
+                Err(e)
+            }
+        }
+    })
+}
+
+/// net.ipv4.ip_nonlocal_bind / net.ipv6.ip_nonlocal_bind (read once).
+fn sysctl_ip_nonlocal_bind(v6: bool) -> bool {
+    static V4: once_cell::sync::OnceCell<bool> = once_cell::sync::OnceCell::new();
+    static V6: once_cell::sync::OnceCell<bool> = once_cell::sync::OnceCell::new();
+    let path = if v6 { "/proc/sys/net/ipv6/ip_nonlocal_bind" } else { "/proc/sys/net/ipv4/ip_nonlocal_bind" };
+    *(if v6 { &V6 } else { &V4 }).get_or_init(|| {
+        std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse::<i32>().ok()).is_some_and(|v| v != 0)
+    })
+}
+
+/// `inet_can_nonlocal_bind` / `ipv6_can_nonlocal_bind`: the sysctl,
+/// IP_FREEBIND/IPV6_FREEBIND or IP_TRANSPARENT/IPV6_TRANSPARENT (one flag
+/// each in inet_sock, whichever level set it).
+fn inet_can_nonlocal_bind(c: &SockCtl, v6: bool) -> bool {
+    sysctl_ip_nonlocal_bind(v6) || c.inet.freebind || c.inet.transparent
+}
+
+/// `inet_addr_valid_or_nonlocal` with `inet_addr_type` of the emulated
+/// host's table.
+fn inet_addr_valid_or_nonlocal(c: &SockCtl, a: &InetAddr) -> bool {
+    use super::dev::RtnType;
+    let ip = a.v4_bytes();
+    inet_can_nonlocal_bind(c, false)
+        || ip == [0; 4]
+        || matches!(dev::inet_addr_type(ip), RtnType::Local | RtnType::Multicast | RtnType::Broadcast)
+}
+
+/// `inet6_bind` -> `__inet6_bind`, in the kernel's order of checks.
+fn inet6_bind(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
+    ktrace!("inet6_bind -> __inet6_bind");
+    // SIN6_LEN_RFC2133
+    if uaddr.len() < 24 {
+        return Err(Errno::EINVAL);
+    }
+    if family_of(uaddr) != AF_INET6 {
+        return Err(Errno::EAFNOSUPPORT);
+    }
+    let a = InetAddr::parse(uaddr).ok_or(Errno::EINVAL)?;
+    let addr_type = dev::ipv6_addr_type(&a);
+    with_host(host, |g| {
+        let c = &g.socks[id.idx()];
+        if addr_type & dev::IPV6_ADDR_MULTICAST != 0 && is_tcp(c) {
+            return Err(Errno::EINVAL);
+        }
+        if a.port != 0 && (a.port as u32) < sockopt::unprivileged_port_start() && !capable_net_bind_service() {
+            return Err(Errno::EACCES);
+        }
+        // Check these errors (active socket, double bind).
+        if sh(host, id).state() != TcpState::Close || c.num != 0 {
+            return Err(Errno::EINVAL);
+        }
+        // Check if the address belongs to the host.
+        if addr_type == dev::IPV6_ADDR_MAPPED {
+            // Binding to a v4-mapped address on a v6-only socket makes no sense.
+            if c.opts.v6only {
+                return Err(Errno::EINVAL);
+            }
+            if c.opts.bound_dev_if != 0 && dev::dev_get_by_index(c.opts.bound_dev_if).is_none() {
+                return Err(Errno::ENODEV);
+            }
+            // Reproduce AF_INET checks to make the bindings consistent.
+            if !inet_addr_valid_or_nonlocal(c, &a) {
+                return Err(Errno::EADDRNOTAVAIL);
+            }
+        } else if addr_type != dev::IPV6_ADDR_ANY {
+            if dev::ipv6_addr_needs_scope_id(addr_type) {
+                if uaddr.len() >= 28 && a.scope != 0 {
+                    // Override any existing binding, if another one is
+                    // supplied by the user.
+                    let o = &mut g.socks[id.idx()].opts;
+                    o.bound_dev_if = a.scope as i32;
+                    o.bound_dev_name = [0; 16];
+                    if let Some(d) = dev::dev_get_by_index(a.scope as i32) {
+                        let n = d.name.len().min(15);
+                        o.bound_dev_name[..n].copy_from_slice(&d.name.as_bytes()[..n]);
+                    }
+                }
+                // Binding to a link-local address requires an interface.
+                if g.socks[id.idx()].opts.bound_dev_if == 0 {
+                    return Err(Errno::EINVAL);
+                }
+            }
+            let c = &g.socks[id.idx()];
+            let dev = match c.opts.bound_dev_if {
+                0 => None,
+                i => Some(dev::dev_get_by_index(i).ok_or(Errno::ENODEV)?),
+            };
+            if addr_type & dev::IPV6_ADDR_MULTICAST == 0
+                && !inet_can_nonlocal_bind(c, true)
+                && !dev::ipv6_chk_addr(&a, dev.as_ref())
+            {
+                return Err(Errno::EADDRNOTAVAIL);
+            }
+        }
+        let c = &mut g.socks[id.idx()];
+        let old = c.laddr;
+        let mut la = a.with_port(0);
+        // sk_v6_rcv_saddr keeps no scope or flow label.
+        la.scope = 0;
+        la.flowinfo = 0;
+        c.laddr = la;
+        let saved_ipv6only = c.opts.v6only;
+        if addr_type != dev::IPV6_ADDR_ANY && addr_type != dev::IPV6_ADDR_MAPPED {
+            c.opts.v6only = true;
+        }
+        match inet_get_port(host, g, id, a.port) {
+            Ok(p) => {
+                let c = &mut g.socks[id.idx()];
+                c.laddr.port = p;
+                if addr_type != dev::IPV6_ADDR_ANY {
+                    c.userlocks |= SOCK_BINDADDR_LOCK;
+                }
+                if a.port != 0 {
+                    c.userlocks |= SOCK_BINDPORT_LOCK;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let c = &mut g.socks[id.idx()];
+                c.opts.v6only = saved_ipv6only;
+                c.laddr = old;
                 Err(e)
             }
         }
@@ -563,7 +734,11 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                 }
                 // tcp_v4_connect / tcp_v6_connect
                 let c = &g.socks[id.idx()];
-                let dst = parse_inet(c.family, uaddr, false, c.opts.v6only)?;
+                let mut dst = parse_inet(c.family, uaddr, false, c.opts.v6only)?;
+                if c.family == AF_INET6 {
+                    dst = ip6_connect_addr(g, id, uaddr.len(), dst, true)?;
+                }
+                let c = &g.socks[id.idx()];
                 if c.family == AF_INET6 && dst.is_v4() && c.opts.v6only {
                     return Err(Errno::ENETUNREACH);
                 }
@@ -617,6 +792,55 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
         g.socks[id.idx()].ss = SsState::Connected;
         Ok(())
     })
+}
+
+/// The IPv6 half of `tcp_v6_connect` (`tcp`) / `__ip6_datagram_connect`
+/// before the route: :: means loopback (v4-mapped loopback for a socket
+/// bound to a v4-mapped address), TCP refuses multicast, a link-local
+/// destination needs an interface (the scope id, which must agree with a
+/// bound one). For an IPv6 destination it also makes `ip6_dst_lookup_tail`'s
+/// checks: no route off the host, and no IPv6 flow from a v4-mapped source
+/// (EAFNOSUPPORT). A v4-mapped destination goes on to the IPv4 connect.
+fn ip6_connect_addr(g: &mut HostState, id: SockId, addr_len: usize, dst: InetAddr, tcp: bool) -> KResult<InetAddr> {
+    let mut dst = dst;
+    let c = &g.socks[id.idx()];
+    if dst.ip == [0; 16] {
+        dst.ip = if c.laddr.is_v4() { InetAddr::v4([127, 0, 0, 1], 0).ip } else { std::net::Ipv6Addr::LOCALHOST.octets() };
+    }
+    let ty = dev::ipv6_addr_type(&dst);
+    if tcp && ty & dev::IPV6_ADDR_MULTICAST != 0 {
+        return Err(Errno::ENETUNREACH);
+    }
+    if ty & dev::IPV6_ADDR_MAPPED != 0 {
+        return Ok(dst);
+    }
+    let needs_scope = if tcp { ty & dev::IPV6_ADDR_LINKLOCAL != 0 } else { dev::ipv6_addr_needs_scope_id(ty) };
+    if needs_scope {
+        if addr_len >= 28 && dst.scope != 0 {
+            // sk_dev_equal_l3scope: an interface set while binding must coincide.
+            let o = &mut g.socks[id.idx()].opts;
+            if o.bound_dev_if != 0 && o.bound_dev_if != dst.scope as i32 {
+                return Err(Errno::EINVAL);
+            }
+            o.bound_dev_if = dst.scope as i32;
+            o.bound_dev_name = [0; 16];
+            if let Some(d) = dev::dev_get_by_index(dst.scope as i32) {
+                let n = d.name.len().min(15);
+                o.bound_dev_name[..n].copy_from_slice(&d.name.as_bytes()[..n]);
+            }
+        }
+        // Connect to a link-local address requires an interface.
+        if g.socks[id.idx()].opts.bound_dev_if == 0 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if !dst.is_local() {
+        return Err(crate::config::nonlocal_errno());
+    }
+    if g.socks[id.idx()].laddr.is_v4() {
+        return Err(Errno::EAFNOSUPPORT);
+    }
+    Ok(dst)
 }
 
 /// `tcp_need_reset`: the states whose ABORT sends a RST (RFC 793).
@@ -681,7 +905,7 @@ fn tcp_reset(host: &Host, g: &mut HostState, id: SockId) {
 
 /// Sending a FIN (`tcp_close_state` + `tcp_send_fin`) and the peer's
 /// `tcp_fin`; loopback acknowledges at once.
-fn tcp_send_fin(host: &Host, id: SockId) {
+fn tcp_send_fin(host: &Host, g: &mut HostState, id: SockId) {
     let s = sh(host, id);
     let next = match s.state() {
         TcpState::Established | TcpState::SynRecv => TcpState::FinWait2,
@@ -698,9 +922,14 @@ fn tcp_send_fin(host: &Host, id: SockId) {
         match ps.state() {
             TcpState::Established | TcpState::SynRecv => ps.set_state(TcpState::CloseWait),
             TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing => {
-                // tcp_time_wait: the full socket is done.
+                // tcp_time_wait: a TIME_WAIT entry takes over the port
+                // (or the orphan's FIN_WAIT2 one becomes TIME_WAIT), then
+                // tcp_done: the full socket is done, its port put unless
+                // the user locked it.
+                inet_timewait::tcp_time_wait(g, p.idx(), false, ps.flag(SOCK_DEAD));
                 ps.set_state(TcpState::Close);
                 ps.shutdown.store(SHUTDOWN_MASK, Ordering::Release);
+                inet_put_port(g, p);
             }
             _ => {}
         }
@@ -764,13 +993,18 @@ fn inet_release(host: &Host, g: &mut HostState, id: SockId) {
             tcp_send_active_reset(host, g, id);
             s.set_state(TcpState::Close);
         } else {
-            tcp_send_fin(host, id);
+            tcp_send_fin(host, g, id);
+            if s.state() == TcpState::FinWait2 {
+                // tcp_close: an orphan in FIN_WAIT2 becomes a timewait
+                // sock of substate FIN_WAIT2 (tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)).
+                inet_timewait::tcp_time_wait(g, id.idx(), true, false);
+            }
         }
     }
     s.set_flag(SOCK_DEAD, true);
     g.socks[id.idx()].pending_connect = 0;
     // The orphan keeps its peer link (the wire) until the peer goes; its
-    // port is free once the connection is gone (no TIME_WAIT is kept).
+    // port is held by its timewait entry, if it made one.
     g.socks[id.idx()].num = 0;
     if let Some(p) = s.peer() {
         let ps = sh(host, p);
@@ -860,18 +1094,22 @@ fn inet_getname(host: &Host, id: SockId, peer: bool) -> KResult<Addr> {
             if !connected {
                 return Err(Errno::ENOTCONN);
             }
-            Ok(c.raddr.to_addr(c.family))
+            Ok(inet6_name(c, c.raddr).to_addr(c.family))
         } else {
             // inet_rcv_saddr (or inet_saddr) and inet_sport.
-            let a = c.laddr;
-            let a = if c.family == AF_INET6 && a.is_v4() && a.is_any() && c.raddr.port == 0 {
-                InetAddr::any(AF_INET6).with_port(a.port)
-            } else {
-                a
-            };
-            Ok(a.to_addr(c.family))
+            Ok(inet6_name(c, c.laddr).to_addr(c.family))
         }
     })
+}
+
+/// `inet6_getname`: no flow label (np->sndflow is not emulated) and the
+/// scope id `ipv6_iface_scope_id` gives (the bound device, for addresses
+/// that need one).
+fn inet6_name(c: &SockCtl, a: InetAddr) -> InetAddr {
+    let mut a = a;
+    a.flowinfo = 0;
+    a.scope = if c.family == AF_INET6 { dev::ipv6_iface_scope_id(&a, c.opts.bound_dev_if) } else { 0 };
+    a
 }
 
 /// `inet_shutdown`.
@@ -910,7 +1148,7 @@ fn inet_shutdown(host: &Host, id: SockId, how: i32) -> KResult<()> {
                 }
                 s.shutdown.fetch_or(how, Ordering::AcqRel);
                 if tcp && how & SEND_SHUTDOWN != 0 {
-                    tcp_send_fin(host, id);
+                    tcp_send_fin(host, g, id);
                 }
             }
         }
@@ -1445,7 +1683,11 @@ fn inet_dgram_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
             return Ok(());
         }
         let c = &g.socks[id.idx()];
-        let dst = parse_inet(c.family, uaddr, false, c.opts.v6only)?;
+        let mut dst = parse_inet(c.family, uaddr, false, c.opts.v6only)?;
+        if c.family == AF_INET6 {
+            dst = ip6_connect_addr(g, id, uaddr.len(), dst, false)?;
+        }
+        let c = &g.socks[id.idx()];
         if c.family == AF_INET6 && dst.is_v4() && c.opts.v6only {
             return Err(Errno::ENETUNREACH);
         }

@@ -11,15 +11,21 @@
 //! - `inet_sockopt`: IP, IPv6, TCP and UDP options (ip_sockglue.c,
 //!   ipv6_sockglue.c, tcp.c, udp.c).
 //! - `addr`: sockaddr parsing.
+//! - `dev`: the emulated host's interface (`lo`) and the address checks
+//!   against it (inet_addr_type, ipv6_addr_type, ipv6_chk_addr).
+//! - `inet_timewait`: TIME_WAIT entries (inet_timewait_sock.c) that keep a
+//!   closed connection's port.
 //! - `skb`: skb truesize and the sender's sk_wmem_alloc (what AF_UNIX charges).
 //!
 //! Everything here is safe Rust working on the shared `Host`; user memory
 //! never reaches this layer except as slices the FFI layer checked.
 
 pub mod addr;
+pub mod dev;
 pub mod skb;
 pub mod inet;
 pub mod inet_sockopt;
+pub mod inet_timewait;
 pub mod queue;
 pub mod sock;
 pub mod socket;

@@ -78,6 +78,7 @@ const SO_RXQ_OVFL: i32 = 40;
 const SO_PEEK_OFF: i32 = 42;
 const SO_SELECT_ERR_QUEUE: i32 = 45;
 const SO_ZEROCOPY: i32 = 60;
+const SO_BINDTOIFINDEX: i32 = 62;
 const SO_TIMESTAMP_NEW: i32 = 63;
 const SO_TIMESTAMPNS_NEW: i32 = 64;
 const SO_RCVTIMEO_NEW: i32 = 66;
@@ -323,9 +324,14 @@ pub fn sock_setsockopt(host: &Host, id: SockId, name: i32, val: &[u8]) -> KResul
                 }
             }
             libc::SO_RCVLOWAT => {
-                // No unix or inet ops here has set_rcvlowat.
                 let v = if v < 0 { i32::MAX } else { v };
-                c.opts.rcvlowat = if v == 0 { 1 } else { v };
+                // sock->ops->set_rcvlowat: inet_stream_ops / inet6_stream_ops
+                // have tcp_set_rcvlowat; the others store the value.
+                if c.ops == OpsId::InetStream {
+                    super::inet_sockopt::tcp_set_rcvlowat(s, c, v);
+                } else {
+                    c.opts.rcvlowat = if v == 0 { 1 } else { v };
+                }
             }
             libc::SO_PASSCRED => {
                 c.opts.passcred = on;
@@ -399,6 +405,8 @@ pub fn sock_getsockopt(host: &Host, id: SockId, name: i32, len: usize) -> KResul
         let o = &c.opts;
         let v: i32 = match name {
             libc::SO_BINDTODEVICE => return sock_getbindtodevice(o, len),
+            // sk_bound_dev_if (SO_BINDTODEVICE, or a scope id given to bind/connect).
+            SO_BINDTOIFINDEX => o.bound_dev_if,
             libc::SO_DEBUG => o.debug as i32,
             libc::SO_DONTROUTE => o.dontroute as i32,
             libc::SO_BROADCAST => o.broadcast as i32,
