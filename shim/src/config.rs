@@ -6,6 +6,7 @@
 //! | `NETSHIM_MODE` | `emulate`, or `passthrough` (everything to the kernel, still traced) | `emulate` |
 //! | `NETSHIM_SHM_DIR` | where namespaces' shared files live | `/dev/shm` |
 //! | `NETSHIM_NONLOCAL` | connect/send to a non-loopback address: `refuse` (ENETUNREACH) | `refuse` |
+//! | `NETSHIM_TIME_WAIT` | seconds a TCP TIME_WAIT entry holds its port (read in net::inet_timewait) | `60` |
 //! | `NETSHIM_SPIN` | spins before a blocked call sleeps (read in net::sock) | `4000` |
 //! | `NETSHIM_LOG` (or `RUST_LOG`) | env_logger filter; `netshim=debug` traces every call, `netshim=trace` the kernel path too | off |
 

@@ -48,6 +48,8 @@ pub struct ProcRow {
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub socks: Vec<SockRow>,
+    /// TCP timewait entries (not sockets: no fd, no slot).
+    pub timewait: Vec<SockRow>,
     pub procs: Vec<ProcRow>,
 }
 
@@ -107,6 +109,26 @@ pub fn snapshot(host: &Host) -> Snapshot {
             send_q,
             hashed,
             users: users.remove(&(i as u32)).unwrap_or_default(),
+        });
+    }
+    // TIME_WAIT (and orphan FIN_WAIT2) entries, as inet_diag dumps the
+    // timewait socks with the full ones; numbered after the socket slots.
+    let now = crate::sys::monotonic_ns();
+    for (k, tw) in crate::net::inet_timewait::live(&g.tw, now).enumerate() {
+        out.timewait.push(SockRow {
+            id: (crate::shm::MAX_SOCKS + k) as u32,
+            family: tw.family,
+            kind: libc::SOCK_STREAM as u16,
+            state: tw.state(),
+            unix_addr: Addr::default(),
+            peer: None,
+            peer_unix_addr: Addr::default(),
+            laddr: tw.laddr,
+            raddr: tw.raddr,
+            recv_q: 0,
+            send_q: 0,
+            hashed: true,
+            users: Vec::new(),
         });
     }
     out

@@ -70,7 +70,8 @@ pub fn main(args: &[OsString]) -> Result<u8, String> {
         Err(e) => return Err(format!("cannot map namespace {ns:?}: {e}")),
     };
     let snap = inspect::snapshot(&host);
-    print!("{}", render(&snap.socks, &o));
+    let rows: Vec<SockRow> = snap.socks.iter().chain(&snap.timewait).cloned().collect();
+    print!("{}", render(&rows, &o));
     Ok(0)
 }
 
