@@ -200,12 +200,11 @@ fn tw_overlaps(c: &SockCtl, tw: &InetTimewaitSock) -> bool {
 /// (`sk2` a timewait sock: `sk2->sk_state == TCP_TIME_WAIT`, so the uid
 /// does not matter for SO_REUSEPORT; relax and reuseport_ok as
 /// inet_csk_get_port passes them for a given port).
-fn twsk_bind_conflict(g: &HostState, me: SockId, port: u16) -> bool {
+fn twsk_bind_conflict(g: &HostState, me: SockId, port: u16, now: u64) -> bool {
     let c = &g.socks[me.idx()];
     if !is_tcp(c) {
         return false;
     }
-    let now = crate::sys::monotonic_ns();
     inet_timewait::live(&g.tw, now).any(|tw| {
         if tw.num != port || !tw_overlaps(c, tw) {
             return false;
@@ -222,22 +221,23 @@ fn twsk_bind_conflict(g: &HostState, me: SockId, port: u16) -> bool {
 }
 
 /// Whether any socket of this kind holds `port` at an address overlapping `me`'s.
-fn port_used(g: &HostState, me: SockId, port: u16) -> bool {
+fn port_used(g: &HostState, me: SockId, port: u16, now: u64) -> bool {
     let c = &g.socks[me.idx()];
     live(g).any(|i| {
         let o = &g.socks[i];
         i != me.idx() && inet_family(o.family) && o.kind == c.kind && o.num == port && addrs_overlap(c, o)
-    }) || is_tcp(c) && inet_timewait::live(&g.tw, crate::sys::monotonic_ns()).any(|tw| tw.num == port && tw_overlaps(c, tw))
+    }) || is_tcp(c) && inet_timewait::live(&g.tw, now).any(|tw| tw.num == port && tw_overlaps(c, tw))
 }
 
 /// `get_port`: takes `port` (or, for 0, an ephemeral port) for `me`.
 fn inet_get_port(host: &Host, g: &mut HostState, me: SockId, port: u16) -> KResult<u16> {
     ktrace!("inet_csk_get_port");
-    inet_timewait::inet_twsk_purge(g, crate::sys::monotonic_ns());
+    let now = crate::sys::monotonic_ns();
+    inet_timewait::inet_twsk_purge(g, now);
     if port != 0 {
-        if bind_conflict(host, g, me, port) || twsk_bind_conflict(g, me, port) {
+        if bind_conflict(host, g, me, port) || twsk_bind_conflict(g, me, port, now) {
             crate::task::reap_dead_locked(host, g);
-            if bind_conflict(host, g, me, port) || twsk_bind_conflict(g, me, port) {
+            if bind_conflict(host, g, me, port) || twsk_bind_conflict(g, me, port, now) {
                 return Err(Errno::EADDRINUSE);
             }
         }
@@ -253,7 +253,7 @@ fn inet_get_port(host: &Host, g: &mut HostState, me: SockId, port: u16) -> KResu
     g.port_rover = g.port_rover.wrapping_add(1);
     for i in 0..span {
         let p = (lo as u32 + (start.wrapping_add(i)) % span) as u16;
-        if !port_used(g, me, p) {
+        if !port_used(g, me, p, now) {
             g.socks[me.idx()].num = p;
             return Ok(p);
         }
