@@ -49,11 +49,11 @@ pub enum RtnType {
 }
 
 /// `inet_addr_type_dev_table` for the emulated host: its local table holds
-/// 127.0.0.0/8 on `lo` (with the 127.255.255.255 broadcast); 0.0.0.0/8 and
+/// 127.0.0.0/8 on `lo` (with the 127.255.255.255 broadcast); 0.0.0.0 and
 /// 255.255.255.255 are broadcast, 224.0.0.0/4 multicast, the rest unicast
 /// (routed elsewhere).
 pub fn inet_addr_type(ip: [u8; 4]) -> RtnType {
-    if ip[0] == 0 || ip == [255; 4] || ip == [127, 255, 255, 255] {
+    if ip == [0; 4] || ip == [255; 4] || ip == [127, 255, 255, 255] {
         RtnType::Broadcast
     } else if (224..240).contains(&ip[0]) {
         RtnType::Multicast

@@ -900,6 +900,11 @@ fn tcp_reset(host: &Host, g: &mut HostState, id: SockId) {
         _ => libc::ECONNRESET,
     };
     s.err.store(err, Ordering::Release);
+    if s.flag(SOCK_DEAD) && s.state() == TcpState::FinWait2 {
+        // The orphan is a FIN_WAIT2 timewait sock: tcp_timewait_state_process
+        // answers the segment with a RST and inet_twsk_deschedule_put frees it.
+        inet_timewait::inet_twsk_kill(g, id.idx());
+    }
     tcp_done(host, g, id);
 }
 
@@ -1683,9 +1688,19 @@ fn inet_dgram_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
             return Ok(());
         }
         let c = &g.socks[id.idx()];
-        let mut dst = parse_inet(c.family, uaddr, false, c.opts.v6only)?;
-        if c.family == AF_INET6 {
-            dst = ip6_connect_addr(g, id, uaddr.len(), dst, false)?;
+        let mut dst;
+        if c.family == AF_INET6 && family_of(uaddr) == AF_INET {
+            // __ip6_datagram_connect: an AF_INET address is handed to
+            // __ip4_datagram_connect, unless the socket is IPv6-only.
+            if c.opts.v6only {
+                return Err(Errno::EAFNOSUPPORT);
+            }
+            dst = parse_inet(AF_INET, uaddr, false, false)?;
+        } else {
+            dst = parse_inet(c.family, uaddr, false, c.opts.v6only)?;
+            if c.family == AF_INET6 {
+                dst = ip6_connect_addr(g, id, uaddr.len(), dst, false)?;
+            }
         }
         let c = &g.socks[id.idx()];
         if c.family == AF_INET6 && dst.is_v4() && c.opts.v6only {

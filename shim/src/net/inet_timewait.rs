@@ -186,3 +186,20 @@ pub fn tcp_time_wait(g: &mut HostState, c_idx: usize, fin_wait2: bool, orphan: b
         t.hw = i as u32 + 1;
     }
 }
+
+/// `inet_twsk_deschedule_put` for the entry socket `c_idx` (an orphan)
+/// left: a segment it could not take was answered by a RST.
+pub fn inet_twsk_kill(g: &mut HostState, c_idx: usize) {
+    let (family, num, lip, raddr) = {
+        let c = &g.socks[c_idx];
+        (c.family, if c.num != 0 { c.num } else { c.laddr.port }, c.laddr.ip, c.raddr)
+    };
+    let t = &mut g.tw;
+    let hw = t.hw as usize;
+    for e in t.ents[..hw].iter_mut() {
+        if e.in_use && e.family == family && e.num == num && e.laddr.ip == lip && e.raddr == raddr {
+            crate::ktrace!("tcp_timewait_state_process -> TCP_TW_RST -> inet_twsk_deschedule_put");
+            *e = InetTimewaitSock::default();
+        }
+    }
+}
