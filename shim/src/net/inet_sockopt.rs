@@ -622,6 +622,22 @@ fn ipv6_setsockopt(host: &Host, g: &mut HostState, id: SockId, level: i32, name:
             i.pmtudisc6 = v as u8;
         }
         IPV6_DONTFRAG => i.dontfrag = on,
+        libc::IPV6_ADDRFORM => {
+            // do_ipv6_setsockopt IPV6_ADDRFORM: a connected v4-mapped
+            // socket becomes AF_INET (tcp_prot/udp_prot, inet_stream_ops/
+            // inet_dgram_ops: the same ops here, so only sk_family changes).
+            // No UDP corked data is pending here (up->pending: EBUSY).
+            if short || v != libc::AF_INET {
+                return Err(Errno::EINVAL);
+            }
+            if state != TcpState::Established {
+                return Err(Errno::ENOTCONN);
+            }
+            if c.opts.v6only || !c.raddr.is_v4() {
+                return Err(Errno::EADDRNOTAVAIL);
+            }
+            c.family = libc::AF_INET as u16;
+        }
         libc::IPV6_V6ONLY => {
             if short || c.num != 0 || state != TcpState::Close {
                 return Err(Errno::EINVAL);
