@@ -114,6 +114,7 @@ fn unix_release_sock(host: &Host, g: &mut HostState, id: SockId, embrion: bool) 
     let c = &mut g.socks[id.idx()];
     c.path_dev = 0;
     c.path_ino = 0;
+    c.path_fh = 0;
     c.unix_hashed = false;
     let kind = c.kind as i32;
     s.set_flag(SOCK_DEAD, true);
@@ -210,6 +211,48 @@ fn stat_path(path: &[u8]) -> KResult<libc::stat> {
     Ok(st)
 }
 
+/// `struct file_handle` with room for MAX_HANDLE_SZ bytes.
+#[repr(C)]
+struct FileHandle {
+    handle_bytes: u32,
+    handle_type: i32,
+    f_handle: [u8; 128],
+}
+
+/// A hash of the file handle of `path` (inode number and generation on
+/// ext4, tmpfs, xfs, btrfs...), 0 where the filesystem gives none. It is
+/// what tells a bound socket's inode from a later one that reuses its
+/// number (see `SockCtl::path_fh`).
+fn path_fh(path: &[u8]) -> u64 {
+    let c = cpath(path);
+    let mut h = FileHandle { handle_bytes: 128, handle_type: 0, f_handle: [0; 128] };
+    let mut mnt: i32 = 0;
+    // SAFETY: c is NUL-terminated; h has room for handle_bytes bytes of
+    // handle; mnt is a valid out-pointer. A final symlink is followed, as
+    // the path walk of unix_find_bsd (and stat) follows it.
+    let r = unsafe {
+        syscall!(
+            SYS_name_to_handle_at,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            &mut h as *mut FileHandle,
+            &mut mnt as *mut i32,
+            libc::AT_SYMLINK_FOLLOW
+        )
+    };
+    if r.is_err() {
+        return 0;
+    }
+    // FNV-1a over the type and the handle bytes; never 0.
+    let mut x: u64 = 0xcbf29ce484222325;
+    let n = (h.handle_bytes as usize).min(128);
+    for b in h.handle_type.to_ne_bytes().iter().chain(h.f_handle[..n].iter()) {
+        x ^= *b as u64;
+        x = x.wrapping_mul(0x100000001b3);
+    }
+    x.max(1)
+}
+
 /// Live sockets (bounded by the high-water mark).
 fn live(g: &HostState) -> impl Iterator<Item = usize> + '_ {
     (0..g.nsocks_hw as usize).filter(move |&i| g.socks[i].in_use)
@@ -230,9 +273,16 @@ fn unix_find_other(host: &Host, g: &HostState, name: &UnixName, addr: &Addr, ty:
             if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
                 return Err(Errno::ECONNREFUSED);
             }
+            // unix_find_socket_byinode; a socket whose inode was unlinked
+            // and whose number now names another inode is not that one.
+            let fh = path_fh(p);
             let found = live(g).find(|&i| {
                 let s = &g.socks[i];
-                s.family == libc::AF_UNIX as u16 && s.path_ino == st.st_ino && s.path_dev == st.st_dev && s.path_ino != 0
+                s.family == libc::AF_UNIX as u16
+                    && s.path_ino == st.st_ino
+                    && s.path_dev == st.st_dev
+                    && s.path_ino != 0
+                    && (s.path_fh == 0 || fh == 0 || s.path_fh == fh)
             });
             let i = found.ok_or(Errno::ECONNREFUSED)?;
             if g.socks[i].kind != ty {
@@ -336,10 +386,12 @@ fn unix_bind_bsd(g: &mut HostState, id: SockId, path: &[u8], addr: Addr) -> KRes
             return Err(e);
         }
     };
+    let fh = path_fh(path);
     let s = &mut g.socks[id.idx()];
     s.addr = addr;
     s.path_dev = st.st_dev;
     s.path_ino = st.st_ino;
+    s.path_fh = fh;
     s.unix_hashed = true;
     Ok(())
 }
