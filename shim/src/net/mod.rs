@@ -10,6 +10,7 @@
 //! - `sockopt`: SOL_SOCKET options (net/core/sock.c).
 //! - `inet_sockopt`: IP, IPv6, TCP and UDP options (ip_sockglue.c,
 //!   ipv6_sockglue.c, tcp.c, udp.c).
+//! - `scm`: SCM_RIGHTS / SCM_CREDENTIALS (net/core/scm.c, af_unix.c, garbage.c).
 //! - `addr`: sockaddr parsing.
 //! - `skb`: skb truesize and the sender's sk_wmem_alloc (what AF_UNIX charges).
 //!
@@ -21,6 +22,7 @@ pub mod skb;
 pub mod inet;
 pub mod inet_sockopt;
 pub mod queue;
+pub mod scm;
 pub mod sock;
 pub mod socket;
 pub mod sockopt;

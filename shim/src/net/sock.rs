@@ -249,6 +249,9 @@ pub struct SockCtl {
     /// is not pinned, and a number freed by unlink is soon reused: the
     /// handle tells the reused inode from the bound one.
     pub path_fh: u64,
+    /// AF_UNIX: how many of `f_count` are references of messages in flight
+    /// (`unix_sk(sk)->inflight`), for `scm::unix_gc`.
+    pub unix_inflight: u32,
 }
 
 /// What `inet_sock`, `ipv6_pinfo`, `inet_connection_sock`/`tcp_sock` and

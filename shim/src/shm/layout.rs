@@ -31,6 +31,8 @@ pub struct HostState {
     pub nsocks_hw: u32,
     pub socks: [SockCtl; MAX_SOCKS],
     pub procs: [ProcCtl; MAX_PROCS],
+    /// `unix_tot_inflight`: AF_UNIX socket references in flight (SCM_RIGHTS).
+    pub unix_tot_inflight: u32,
 }
 
 #[repr(C)]
