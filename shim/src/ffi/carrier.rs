@@ -8,18 +8,24 @@
 //! sender, whose one end sends the fds (one SCM_RIGHTS message) to the other
 //! end and is closed. The kernel then holds the files in flight in that
 //! end's receive queue, whatever the sender does with its own copies. The
-//! sender keeps that end (moved to a high fd number, close-on-exec) and the
-//! emulated message records (sender pid, fd, inode). The receiver takes the
-//! end with `pidfd_getfd(2)` (its own if it is the sender; or the copy a
-//! fork left it), and `recvmsg` gives it new fds for the same files. The
-//! sender closes its emptied ends at its next SCM_RIGHTS send.
+//! sender keeps that end (moved to a high fd number; it survives exec) and
+//! the emulated message records (sender pid, fd, inode). The receiver takes
+//! the end with `pidfd_getfd(2)` (its own if it is the sender; else from the
+//! sender, or any process of the namespace that holds it: a fork child, a
+//! keeper), and `recvmsg` gives it new fds for the same files. The sender
+//! closes its emptied ends at its next SCM_RIGHTS send.
 //!
-//! Needs no privilege: `pidfd_getfd` only needs ptrace access to the sender,
-//! which a process of the same user has (unless Yama's ptrace_scope forbids).
-//! Limit: the files stay in flight as long as the sender (or a fork child of
-//! it) lives; a sender that exits or execs before the message is received
-//! takes them along, and the receiver gets the message without them
-//! (MSG_CTRUNC).
+//! A sender that exits while ends it holds are not empty leaves a *keeper*:
+//! a child forked at exit (raw clone, no atfork handlers) that closes every
+//! other fd, holds those ends and is listed in the host (`scm_keepers`), and
+//! exits once they are all empty (received, or freed with their receiving
+//! socket) or the namespace has no live process left.
+//!
+//! Needs no privilege: `pidfd_getfd` only needs ptrace access to the holder,
+//! which a process of the same user has (unless Yama's ptrace_scope forbids
+//! it: then only a holder's ancestors can take it). Limit: a sender killed
+//! with SIGKILL (no exit path, so no keeper) takes the files along; the
+//! receiver gets the message without them (MSG_CTRUNC).
 
 use crate::errno::{Errno, KResult};
 use crate::net::scm::{Carrier, SCM_MAX_FD};
@@ -37,16 +43,22 @@ fn ino_of(fd: i32) -> Option<u64> {
     sys::fstat_id(fd).ok().map(|(_, ino, _)| ino)
 }
 
-/// Moves `fd` to a number >= CARRIER_BASE (close-on-exec), if there is one.
-fn move_high(fd: i32) -> i32 {
-    // SAFETY: fcntl F_DUPFD_CLOEXEC takes no pointers.
-    match unsafe { syscall!(SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, CARRIER_BASE) } {
+/// Moves `fd` to a number >= CARRIER_BASE (close-on-exec unless `keep`),
+/// if there is one.
+fn move_high_as(fd: i32, keep: bool) -> i32 {
+    let cmd = if keep { libc::F_DUPFD } else { libc::F_DUPFD_CLOEXEC };
+    // SAFETY: fcntl F_DUPFD takes no pointers.
+    match unsafe { syscall!(SYS_fcntl, fd, cmd, CARRIER_BASE) } {
         Ok(n) => {
             sys::close_fd(fd);
             n as i32
         }
         Err(_) => fd,
     }
+}
+
+fn move_high(fd: i32) -> i32 {
+    move_high_as(fd, false)
 }
 
 /// Bytes queued in a carrier end (SIOCINQ: the next datagram's length).
@@ -117,9 +129,11 @@ pub fn pack(fds: &[i32]) -> KResult<Carrier> {
         sys::close_fd(sv[1]);
         return Err(if e == Errno::EAGAIN { Errno::ENOBUFS } else { e });
     }
-    let fd = move_high(sv[1]);
+    // Not close-on-exec: the files stay in flight across the sender's exec.
+    let fd = move_high_as(sv[1], true);
     let ino = ino_of(fd).unwrap_or(0);
-    if let Ok(mut held) = HELD.lock() {
+    // try_lock: a fork child may have inherited the lock held.
+    if let Ok(mut held) = HELD.try_lock() {
         held.push((fd, ino));
     }
     Ok(Carrier { pid: sys::getpid() as i32, fd, ino })
@@ -133,28 +147,40 @@ fn bytemuck_bytes(w: &mut [u64]) -> &mut [u8] {
 
 /// An fd of this process for the carrier end: (fd, whether it is a copy
 /// to close after use).
-fn open_carrier(c: &Carrier) -> Option<(i32, bool)> {
+fn open_carrier(c: &Carrier, holders: &[u32]) -> Option<(i32, bool)> {
     let me = sys::getpid() as i32;
     if c.pid == me && ino_of(c.fd) == Some(c.ino) {
         return Some((c.fd, false));
     }
-    if c.pid != me {
+    let take = |pid: i32| -> Option<i32> {
         // SAFETY: pidfd_open and pidfd_getfd take no pointers.
-        if let Ok(pidfd) = unsafe { syscall!(SYS_pidfd_open, c.pid, 0) } {
-            let got = unsafe { syscall!(SYS_pidfd_getfd, pidfd as i32, c.fd, 0) };
-            sys::close_fd(pidfd as i32);
-            if let Ok(fd) = got {
-                let fd = fd as i32;
-                if ino_of(fd) == Some(c.ino) {
-                    return Some((move_high(fd), true));
-                }
-                sys::close_fd(fd);
-            }
+        let pidfd = unsafe { syscall!(SYS_pidfd_open, pid, 0) }.ok()? as i32;
+        // SAFETY: as above.
+        let got = unsafe { syscall!(SYS_pidfd_getfd, pidfd, c.fd, 0) };
+        sys::close_fd(pidfd);
+        let fd = got.ok()? as i32;
+        if ino_of(fd) == Some(c.ino) {
+            return Some(move_high(fd));
+        }
+        sys::close_fd(fd);
+        None
+    };
+    if c.pid != me {
+        if let Some(fd) = take(c.pid) {
+            return Some((fd, true));
         }
     }
     // The sender is gone, but a fork of it (this process) holds the end.
     if ino_of(c.fd) == Some(c.ino) {
         return Some((c.fd, false));
+    }
+    // Or another process of the namespace does (a fork child, a keeper).
+    for &pid in holders {
+        if pid as i32 != me && pid as i32 != c.pid {
+            if let Some(fd) = take(pid as i32) {
+                return Some((fd, true));
+            }
+        }
     }
     None
 }
@@ -162,9 +188,9 @@ fn open_carrier(c: &Carrier) -> Option<(i32, bool)> {
 /// Takes the real fds out of a carrier (with `peek`, new fds for the same
 /// files, the carrier keeping them), in the order they were sent; each is
 /// parked at a high number, close-on-exec (see `place`). Empty if the
-/// carrier is lost.
-pub fn unpack(c: &Carrier, peek: bool) -> Vec<i32> {
-    let Some((fd, copy)) = open_carrier(c) else { return Vec::new() };
+/// carrier is lost. `holders`: the namespace's processes and keepers.
+pub fn unpack(c: &Carrier, peek: bool, holders: &[u32]) -> Vec<i32> {
+    let Some((fd, copy)) = open_carrier(c, holders) else { return Vec::new() };
     let mut byte = [0u8];
     let mut iov = libc::iovec { iov_base: byte.as_mut_ptr() as *mut libc::c_void, iov_len: 1 };
     let mut ctl = [0u64; CTL_WORDS];
@@ -188,11 +214,102 @@ pub fn unpack(c: &Carrier, peek: bool) -> Vec<i32> {
     } else if !peek && fd == c.fd {
         // This process's own end, now empty.
         sys::close_fd(fd);
-        if let Ok(mut held) = HELD.lock() {
+        if let Ok(mut held) = HELD.try_lock() {
             held.retain(|&(f, _)| f != fd);
         }
     }
     out
+}
+
+/// How many ends one keeper holds at most.
+const KEEP_MAX: usize = 256;
+/// How many keepers the host lists (`HostState::scm_keepers`).
+pub const KEEPERS: usize = 32;
+
+/// The exit path, after this process's sockets were closed: if ends it
+/// holds are still in flight, forks a keeper to hold them.
+pub fn keep_on_exit(host: &crate::shm::Host) {
+    sweep();
+    let mut ends = [(-1i32, 0u64); KEEP_MAX];
+    let mut n = 0;
+    {
+        let Ok(held) = HELD.try_lock() else { return };
+        for &(fd, ino) in held.iter() {
+            if n < KEEP_MAX && ino_of(fd) == Some(ino) && inq(fd) > 0 {
+                ends[n] = (fd, ino);
+                n += 1;
+            }
+        }
+    }
+    if n == 0 {
+        return;
+    }
+    let mut g = host.header().host.lock();
+    let Some(slot) = (0..KEEPERS).find(|&i| g.scm_keepers[i] == 0 || !sys::pid_alive(g.scm_keepers[i])) else { return };
+    // SAFETY: a plain fork (SIGCHLD, no new stack): the child runs on a
+    // copy of this thread's stack and only makes raw system calls below.
+    let pid = match unsafe { syscall!(SYS_clone, libc::SIGCHLD, 0, 0, 0, 0) } {
+        Ok(p) => p as i32,
+        Err(_) => return,
+    };
+    if pid == 0 {
+        // The host lock's guard belongs to the parent (which unlocks it).
+        std::mem::forget(g);
+        sys::forget_tid();
+        keeper(host, &mut ends[..n]);
+    }
+    g.scm_keepers[slot] = pid as u32;
+    drop(g);
+    // The keeper holds them now (and a second exit hook makes no other).
+    if let Ok(mut held) = HELD.try_lock() {
+        for (fd, _) in held.drain(..) {
+            sys::close_fd(fd);
+        }
+    }
+}
+
+/// The keeper's life (never returns).
+fn keeper(host: &crate::shm::Host, ends: &mut [(i32, u64)]) -> ! {
+    ends.sort_unstable();
+    // Close every fd but the ends: the program's pipes, sockets and the
+    // shim's own files must not live on here.
+    let mut from: u32 = 0;
+    for &(fd, _) in ends.iter() {
+        if fd as u32 > from {
+            // SAFETY: close_range takes no pointers.
+            let _ = unsafe { syscall!(SYS_close_range, from, fd as u32 - 1, 0) };
+        }
+        from = fd as u32 + 1;
+    }
+    // SAFETY: as above.
+    let _ = unsafe { syscall!(SYS_close_range, from, u32::MAX, 0) };
+    let me = sys::getpid();
+    let mut ticks: u32 = 0;
+    loop {
+        let ts = libc::timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+        // SAFETY: ts is a valid timespec; the remainder pointer may be null.
+        let _ = unsafe { syscall!(SYS_nanosleep, &ts as *const libc::timespec, 0usize) };
+        ticks += 1;
+        let busy = ends.iter().any(|&(fd, _)| inq(fd) > 0);
+        let mut done = !busy;
+        if !done && ticks % 20 == 0 {
+            // Once a second: is anybody left who could receive?
+            let g = host.header().host.lock();
+            done = !g.procs.iter().any(|p| p.in_use && p.pid != me && sys::pid_alive(p.pid));
+            drop(g);
+        }
+        if done {
+            let mut g = host.header().host.lock();
+            for k in g.scm_keepers.iter_mut() {
+                if *k == me {
+                    *k = 0;
+                }
+            }
+            drop(g);
+            // SAFETY: exit_group ends the process; nothing is unwound.
+            let _ = unsafe { syscall!(SYS_exit_group, 0) };
+        }
+    }
 }
 
 /// Gives a parked fd its final number (the lowest free, as receive_fd

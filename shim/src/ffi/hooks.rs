@@ -760,6 +760,8 @@ fn exit_hook() {
     if let Some(h) = super::HOST.get().and_then(|h| h.as_ref()) {
         let _g = super::Guard::enter();
         task::exit_process(h);
+        // Real fds this process still holds in flight (SCM_RIGHTS).
+        super::carrier::keep_on_exit(h);
     }
 }
 

@@ -253,6 +253,11 @@ fn unix_notinflight(g: &mut HostState, s: SockId) {
     }
 }
 
+/// Processes that may hold a carrier: the namespace's and the keepers.
+fn holders(g: &HostState) -> Vec<u32> {
+    g.procs.iter().filter(|p| p.in_use).map(|p| p.pid).chain(g.scm_keepers.iter().copied().filter(|&k| k != 0)).collect()
+}
+
 /// `scm_fp_destroy` / `unix_destruct_scm` of a list never received: the
 /// sockets' references are dropped, the carrier's files closed.
 pub fn scm_fp_destroy(host: &Host, g: &mut HostState, fp: ScmFpList) {
@@ -261,7 +266,7 @@ pub fn scm_fp_destroy(host: &Host, g: &mut HostState, fp: ScmFpList) {
         fput(host, g, s);
     }
     if let Some(c) = fp.carrier {
-        carrier::close_all(&carrier::unpack(&c, false));
+        carrier::close_all(&carrier::unpack(&c, false, &holders(g)));
     }
 }
 
@@ -314,7 +319,14 @@ fn scm_detach_fds(host: &Host, msg: &mut RecvMsg<'_>, fp: ScmFpList, peek: bool)
     let cloexec = msg.msg_flags & libc::MSG_CMSG_CLOEXEC != 0;
     let room = msg.control_cap.saturating_sub(msg.control.len());
     let fdmax = if room <= HDR { 0 } else { (room - HDR) / 4 }.min(fp.items.len());
-    let mut reals = fp.carrier.map(|c| carrier::unpack(&c, peek)).unwrap_or_default().into_iter();
+    let mut reals = match fp.carrier {
+        Some(c) => {
+            let pids = with_host(host, |g| holders(g));
+            carrier::unpack(&c, peek, &pids)
+        }
+        None => Vec::new(),
+    }
+    .into_iter();
     let mut fds: Vec<i32> = Vec::new();
     let mut lost = false;
     with_host(host, |g| {

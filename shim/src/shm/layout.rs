@@ -33,6 +33,9 @@ pub struct HostState {
     pub procs: [ProcCtl; MAX_PROCS],
     /// `unix_tot_inflight`: AF_UNIX socket references in flight (SCM_RIGHTS).
     pub unix_tot_inflight: u32,
+    /// Processes holding SCM_RIGHTS carriers for senders that exited
+    /// (`ffi::carrier::keep_on_exit`); 0: free.
+    pub scm_keepers: [u32; crate::ffi::carrier::KEEPERS],
 }
 
 #[repr(C)]
