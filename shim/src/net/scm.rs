@@ -98,6 +98,13 @@ fn cmsg_hdr(control: &[u8], off: usize) -> (usize, i32, i32) {
     (clen, level, ty)
 }
 
+/// The sending task's tgid and `current_uid_gid` (the real ids, where
+/// SO_PEERCRED reports the effective ones), as maybe_add_creds stores them.
+pub fn current_uid_gid() -> Cred {
+    // SAFETY: getuid and getgid cannot fail.
+    unsafe { Cred { pid: crate::sys::getpid() as i32, uid: libc::getuid(), gid: libc::getgid() } }
+}
+
 /// getresuid / getresgid.
 fn resids() -> ([u32; 3], [u32; 3]) {
     let mut u = [0u32; 3];

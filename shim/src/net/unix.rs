@@ -6,8 +6,10 @@
 //! tells a connected socket EISCONN, for instance).
 //!
 //! Names: a path bind makes a real socket inode (mknod S_IFSOCK, as
-//! unix_bind_bsd does) and the socket remembers its (dev, ino), so lookups
-//! go by inode: unlink + rebind, renames and symlinks behave as on Linux.
+//! unix_bind_bsd does) and the socket remembers its (dev, ino) and file
+//! handle, so lookups go by inode: unlink + rebind, renames and symlinks
+//! behave as on Linux, and an inode number reused after unlink is not
+//! taken for the bound one.
 //! Abstract names live only here, keyed by name and type, as the kernel's
 //! hash is.
 
@@ -785,7 +787,7 @@ fn passcred_wanted(host: &Host, a: SockId, b: SockId) -> bool {
 fn skb_creds(host: &Host, scm: &ScmCookie, sk: SockId, other: SockId) -> Cred {
     match scm.creds {
         Some(c) => c,
-        None if passcred_wanted(host, sk, other) => current_cred(),
+        None if passcred_wanted(host, sk, other) => scm::current_uid_gid(),
         None => scm::NO_CREDS,
     }
 }
