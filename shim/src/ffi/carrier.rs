@@ -223,8 +223,6 @@ pub fn unpack(c: &Carrier, peek: bool, holders: &[u32]) -> Vec<i32> {
 
 /// How many ends one keeper holds at most.
 const KEEP_MAX: usize = 256;
-/// How many keepers the host lists (`HostState::scm_keepers`).
-pub const KEEPERS: usize = 32;
 
 /// The exit path, after this process's sockets were closed: if ends it
 /// holds are still in flight, forks a keeper to hold them.
@@ -245,7 +243,7 @@ pub fn keep_on_exit(host: &crate::shm::Host) {
         return;
     }
     let mut g = host.header().host.lock();
-    let Some(slot) = (0..KEEPERS).find(|&i| g.scm_keepers[i] == 0 || !sys::pid_alive(g.scm_keepers[i])) else { return };
+    let Some(slot) = (0..crate::shm::SCM_KEEPERS).find(|&i| g.scm_keepers[i] == 0 || !sys::pid_alive(g.scm_keepers[i])) else { return };
     // SAFETY: a plain fork (SIGCHLD, no new stack): the child runs on a
     // copy of this thread's stack and only makes raw system calls below.
     let pid = match unsafe { syscall!(SYS_clone, libc::SIGCHLD, 0, 0, 0, 0) } {
@@ -292,7 +290,7 @@ fn keeper(host: &crate::shm::Host, ends: &mut [(i32, u64)]) -> ! {
         ticks += 1;
         let busy = ends.iter().any(|&(fd, _)| inq(fd) > 0);
         let mut done = !busy;
-        if !done && ticks % 20 == 0 {
+        if !done && ticks.is_multiple_of(20) {
             // Once a second: is anybody left who could receive?
             let g = host.header().host.lock();
             done = !g.procs.iter().any(|p| p.in_use && p.pid != me && sys::pid_alive(p.pid));

@@ -17,6 +17,8 @@ pub const MAX_SOCKS: usize = 16384;
 pub const MAX_PROCS: usize = 512;
 /// fd numbers an emulated socket may have (the table's size per process).
 pub const MAX_FDS: usize = 65536;
+/// How many SCM_RIGHTS keeper processes the host lists at once.
+pub const SCM_KEEPERS: usize = 32;
 /// Bytes in each socket's receive ring.
 pub const RING_SIZE: usize = 256 * 1024;
 
@@ -35,7 +37,7 @@ pub struct HostState {
     pub unix_tot_inflight: u32,
     /// Processes holding SCM_RIGHTS carriers for senders that exited
     /// (`ffi::carrier::keep_on_exit`); 0: free.
-    pub scm_keepers: [u32; crate::ffi::carrier::KEEPERS],
+    pub scm_keepers: [u32; SCM_KEEPERS],
 }
 
 #[repr(C)]
