@@ -13,7 +13,7 @@
 //! the end with `pidfd_getfd(2)` (its own if it is the sender; else from the
 //! sender, or any process of the namespace that holds it: a fork child, a
 //! keeper), and `recvmsg` gives it new fds for the same files. The sender
-//! closes its emptied ends at its next SCM_RIGHTS send.
+//! closes its emptied ends at its next SCM_RIGHTS send or AF_UNIX receive.
 //!
 //! A sender that exits while ends it holds are not empty leaves a *keeper*:
 //! a child forked at exit (raw clone, no atfork handlers) that closes every
@@ -30,6 +30,7 @@
 use crate::errno::{Errno, KResult};
 use crate::net::scm::{Carrier, SCM_MAX_FD};
 use crate::{sys, syscall};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Carrier ends go at or above this fd number, out of the way of the
@@ -38,6 +39,8 @@ const CARRIER_BASE: i32 = 900;
 
 /// Carrier ends this process holds: (fd, inode).
 static HELD: Mutex<Vec<(i32, u64)>> = Mutex::new(Vec::new());
+/// `HELD.len()`, read without the lock.
+static NHELD: AtomicUsize = AtomicUsize::new(0);
 
 fn ino_of(fd: i32) -> Option<u64> {
     sys::fstat_id(fd).ok().map(|(_, ino, _)| ino)
@@ -85,6 +88,16 @@ fn sweep() {
         }
         true
     });
+    NHELD.store(held.len(), Ordering::Relaxed);
+}
+
+/// `sweep` if this process holds ends (one atomic load otherwise): called
+/// on the AF_UNIX receive path, so a sender that waits for its peer's
+/// answer closes the ends the peer emptied.
+pub fn maybe_sweep() {
+    if NHELD.load(Ordering::Relaxed) > 0 {
+        sweep();
+    }
 }
 
 /// `struct msghdr` for the raw sendmsg/recvmsg below.
@@ -135,6 +148,7 @@ pub fn pack(fds: &[i32]) -> KResult<Carrier> {
     // try_lock: a fork child may have inherited the lock held.
     if let Ok(mut held) = HELD.try_lock() {
         held.push((fd, ino));
+        NHELD.store(held.len(), Ordering::Relaxed);
     }
     Ok(Carrier { pid: sys::getpid() as i32, fd, ino })
 }
@@ -216,6 +230,7 @@ pub fn unpack(c: &Carrier, peek: bool, holders: &[u32]) -> Vec<i32> {
         sys::close_fd(fd);
         if let Ok(mut held) = HELD.try_lock() {
             held.retain(|&(f, _)| f != fd);
+            NHELD.store(held.len(), Ordering::Relaxed);
         }
     }
     out
@@ -263,6 +278,7 @@ pub fn keep_on_exit(host: &crate::shm::Host) {
         for (fd, _) in held.drain(..) {
             sys::close_fd(fd);
         }
+        NHELD.store(0, Ordering::Relaxed);
     }
 }
 

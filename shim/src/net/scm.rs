@@ -294,6 +294,7 @@ fn overflow_id(which: &str) -> u32 {
 /// taken) unless `peek`, when the receiver gets new references and the
 /// message keeps its own (`unix_peek_fds`).
 pub fn scm_recv_unix(host: &Host, id: SockId, msg: &mut RecvMsg<'_>, creds: Cred, fp: Option<ScmFpList>, peek: bool) {
+    carrier::maybe_sweep();
     let passcred = host.shared()[id.idx()].flag(SOCK_PASSCRED);
     if msg.control_cap == 0 {
         if passcred || fp.is_some() {
