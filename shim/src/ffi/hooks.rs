@@ -244,12 +244,12 @@ fn recv_common<'a>(h: &Host, e: FdEntry, bufs: (Vec<&'a mut [u8]>, usize), flags
     let mut msg = RecvMsg {
         bad_tail,
         iov,
-        flags: nonblock_flags(h, e, flags),
+        flags: nonblock_flags(h, e, flags & !libc::MSG_CMSG_CLOEXEC),
         name: None,
         control_cap,
         control: Vec::new(),
-        msg_flags: 0,
-        rights: Vec::new(),
+        // ____sys_recvmsg: msg_flags = flags & (MSG_CMSG_CLOEXEC|MSG_CMSG_COMPAT).
+        msg_flags: flags & libc::MSG_CMSG_CLOEXEC,
     };
     let n = net::__sys_recvmsg(h, e.sock, &mut msg)?;
     Ok((n as i64, msg))
@@ -436,10 +436,8 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, m: *mut msghdr, flags: c_int) -> ssi
         }
         let iovs = iov_out(iov as *mut iovec, iovlen.min(i32::MAX as usize) as c_int)?;
         let cap = if control != 0 { controllen } else { 0 };
-        let (r, mut msg) = recv_common(h, e, iovs, flags & !libc::MSG_CMSG_CLOEXEC, cap)?;
-        if !msg.rights.is_empty() {
-            install_rights(h, &mut msg, flags & libc::MSG_CMSG_CLOEXEC != 0);
-        }
+        // SCM_RIGHTS fds are installed by the protocol (scm_detach_fds).
+        let (r, msg) = recv_common(h, e, iovs, flags, cap)?;
         let base = m as usize;
         // msg_namelen
         if name != 0 {
@@ -455,39 +453,6 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, m: *mut msghdr, flags: c_int) -> ssi
         put_i32(base + 48, msg.msg_flags)?;
         Ok(r)
     })
-}
-
-/// Gives received SCM_RIGHTS sockets fds and builds the cmsg (`scm_detach_fds`).
-fn install_rights(h: &Host, msg: &mut RecvMsg<'_>, cloexec: bool) {
-    let hdr = core::mem::size_of::<libc::cmsghdr>();
-    let room = msg.control_cap.saturating_sub(msg.control.len());
-    let fit = if room < hdr { 0 } else { (room - hdr) / 4 };
-    let socks = std::mem::take(&mut msg.rights);
-    let mut fds = Vec::new();
-    net::with_host(h, |g| {
-        for (i, s) in socks.iter().enumerate() {
-            if i < fit {
-                let flags = if cloexec { libc::SOCK_CLOEXEC } else { 0 };
-                if let Ok(fd) = net::sock_map_fd(h, g, *s, flags) {
-                    // The in-flight reference becomes the fd's.
-                    g.socks[s.idx()].f_count -= 1;
-                    fds.push(fd);
-                    continue;
-                }
-            }
-            net::fput(h, g, *s);
-        }
-    });
-    if fds.len() < socks.len() {
-        msg.msg_flags |= libc::MSG_CTRUNC;
-    }
-    if !fds.is_empty() {
-        let data: Vec<u8> = fds.iter().flat_map(|f| f.to_ne_bytes()).collect();
-        let mut m2 = RecvMsg { iov: Vec::new(), flags: 0, name: None, control_cap: msg.control_cap, control: std::mem::take(&mut msg.control), msg_flags: 0, rights: Vec::new(), bad_tail: 0 };
-        crate::net::sockopt::put_cmsg(&mut m2, libc::SOL_SOCKET, libc::SCM_RIGHTS, &data);
-        msg.control = m2.control;
-        msg.msg_flags |= m2.msg_flags;
-    }
 }
 
 // ----- positional I/O: ESPIPE on a socket ------------------------------------
@@ -795,6 +760,8 @@ fn exit_hook() {
     if let Some(h) = super::HOST.get().and_then(|h| h.as_ref()) {
         let _g = super::Guard::enter();
         task::exit_process(h);
+        // Real fds this process still holds in flight (SCM_RIGHTS).
+        super::carrier::keep_on_exit(h);
     }
 }
 

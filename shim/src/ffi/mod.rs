@@ -2,6 +2,7 @@
 //!
 //! - `hooks`: the exported `extern "C"` functions that shadow libc's.
 //! - `real`: the libc functions they shadow, found with `dlsym(RTLD_NEXT)`.
+//! - `carrier`: real fds in flight (SCM_RIGHTS) in a kernel socketpair.
 //! - `sendfile`: `sendfile`/`sendfile64` into an emulated socket.
 //! - `signal`: `sigaction`/`signal` wrap the program's handlers so that an
 //!   emulated blocking call knows a handler ran (EINTR or restart).
@@ -18,6 +19,7 @@
 //! fd to the kernel, which is what redhook's wrapper would do), and turns
 //! `Err(errno)` into `-1` + `errno`.
 
+pub mod carrier;
 pub mod epoll;
 pub mod mmsg;
 pub mod hooks;

@@ -10,6 +10,7 @@
 //! - `sockopt`: SOL_SOCKET options (net/core/sock.c).
 //! - `inet_sockopt`: IP, IPv6, TCP and UDP options (ip_sockglue.c,
 //!   ipv6_sockglue.c, tcp.c, udp.c).
+//! - `scm`: SCM_RIGHTS / SCM_CREDENTIALS (net/core/scm.c, af_unix.c, garbage.c).
 //! - `addr`: sockaddr parsing.
 //! - `dev`: the emulated host's interface (`lo`) and the address checks
 //!   against it (inet_addr_type, ipv6_addr_type, ipv6_chk_addr).
@@ -27,6 +28,7 @@ pub mod inet;
 pub mod inet_sockopt;
 pub mod inet_timewait;
 pub mod queue;
+pub mod scm;
 pub mod sock;
 pub mod socket;
 pub mod sockopt;

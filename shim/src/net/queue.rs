@@ -7,6 +7,7 @@
 //! for the copy: the data path never needs the host lock.
 
 use super::addr::Addr;
+use super::scm::ScmFpList;
 use super::skb::{self, Owner};
 use super::sock::{Cred, RxQueue, SockId};
 use crate::shm::mutex::ShmGuard;
@@ -140,6 +141,7 @@ pub fn purge(host: &Host, me: SockId) -> usize {
 pub struct RecHdr {
     pub len: u32,
     pub addr_len: u16,
+    /// Passed fds: `ScmFpList::raw_count` (the list follows the address).
     pub nsocks: u16,
     pub cred: Cred,
     /// AF_UNIX: the skb's truesize, charged to `owner` until it is freed.
@@ -148,10 +150,11 @@ pub struct RecHdr {
 }
 
 const HDR: usize = core::mem::size_of::<RecHdr>();
-const MAX_PASSED: usize = 253; // SCM_MAX_FD
+const MAX_PASSED: usize = super::scm::SCM_MAX_FD;
 
+/// A record's size; `nsocks` is the raw fd count of its header.
 fn rec_size(addr_len: usize, nsocks: usize, len: usize) -> usize {
-    (HDR + addr_len + nsocks * 4 + len + 7) & !7
+    (HDR + addr_len + ScmFpList::encoded_len(nsocks as u32) + len + 7) & !7
 }
 
 fn hdr_bytes(h: &RecHdr) -> [u8; HDR] {
@@ -182,12 +185,13 @@ fn hdr_from(b: &[u8; HDR]) -> RecHdr {
 
 /// Whether a record of this shape could ever fit (else EMSGSIZE).
 pub fn record_fits(host: &Host, addr_len: usize, len: usize) -> bool {
-    rec_size(addr_len, MAX_PASSED, len) <= host.ring(0).capacity()
+    rec_size(addr_len, MAX_PASSED | super::scm::FP_HAS_CARRIER as usize, len) <= host.ring(0).capacity()
 }
 
 /// Appends one record to `to`'s queue; false if there is no room now.
 pub fn record_put(host: &Host, to: SockId, cred: Cred, from: &Addr, socks: &[SockId], iov: &[&[u8]]) -> bool {
-    record_put_owned(host, to, cred, from, socks, iov, None)
+    let fp = (!socks.is_empty()).then(|| ScmFpList { items: socks.iter().map(|s| s.0).collect(), carrier: None });
+    record_put_owned(host, to, cred, from, fp.as_ref(), iov, None)
 }
 
 /// `record_put` of an skb charged to a sender (`skb_set_owner_w` with
@@ -198,12 +202,13 @@ pub fn record_put_owned(
     to: SockId,
     cred: Cred,
     from: &Addr,
-    socks: &[SockId],
+    fp: Option<&ScmFpList>,
     iov: &[&[u8]],
     charge: Option<(SockId, usize)>,
 ) -> bool {
     let len = iov_len(iov);
-    let size = rec_size(from.len as usize, socks.len(), len);
+    let raw = fp.map_or(0, |f| f.raw_count());
+    let size = rec_size(from.len as usize, raw as usize, len);
     let sh = &host.shared()[to.idx()];
     let mut q = sh.rx.lock();
     if q.used() + size > capacity(host, &q) {
@@ -214,15 +219,16 @@ pub fn record_put_owned(
         Some((sk, ts)) => (ts as u32, skb::skb_set_owner_w(host, sk, ts)),
         None => (0, Owner::default()),
     };
-    let h = RecHdr { len: len as u32, addr_len: from.len as u16, nsocks: socks.len() as u16, cred, truesize, owner };
+    let h = RecHdr { len: len as u32, addr_len: from.len as u16, nsocks: raw as u16, cred, truesize, owner };
     let mut pos = q.tail;
     ring.write_at(pos, &hdr_bytes(&h));
     pos += HDR as u64;
     ring.write_at(pos, from.as_bytes());
     pos += from.len as u64;
-    for s in socks {
-        ring.write_at(pos, &s.0.to_ne_bytes());
-        pos += 4;
+    if let Some(f) = fp {
+        let b = f.encode();
+        ring.write_at(pos, &b);
+        pos += b.len() as u64;
     }
     put_iov(&ring, pos, iov, 0, len);
     q.tail += size as u64;
@@ -238,7 +244,8 @@ pub struct Record {
     pub copied: usize,
     pub from: Addr,
     pub cred: Cred,
-    pub socks: Vec<SockId>,
+    /// `UNIXCB(skb).fp`.
+    pub fp: Option<ScmFpList>,
 }
 
 /// Takes (or peeks) the first record, copying its payload into `iov`.
@@ -284,13 +291,13 @@ pub fn record_take_at(host: &Host, me: SockId, iov: &mut [&mut [u8]], peek: bool
     from.len = (h.addr_len as u32).min(128);
     ring.read_at(pos, &mut from.bytes[..from.len as usize]);
     pos += h.addr_len as u64;
-    let mut socks = Vec::with_capacity(h.nsocks as usize);
-    for _ in 0..h.nsocks {
-        let mut b = [0u8; 4];
+    let fp_len = ScmFpList::encoded_len(h.nsocks as u32);
+    let fp = (h.nsocks != 0).then(|| {
+        let mut b = vec![0u8; fp_len];
         ring.read_at(pos, &mut b);
-        socks.push(SockId(u32::from_ne_bytes(b)));
-        pos += 4;
-    }
+        ScmFpList::decode(h.nsocks as u32, &b)
+    });
+    pos += fp_len as u64;
     let copied = (h.len as usize - skip).min(iov_len_mut(iov));
     get_iov(&ring, pos + skip as u64, iov, copied);
     if !peek {
@@ -300,7 +307,7 @@ pub fn record_take_at(host: &Host, me: SockId, iov: &mut [&mut [u8]], peek: bool
         // kfree_skb / consume_skb -> sock_wfree
         skb::sock_wfree(host, h.owner, h.truesize);
     }
-    Some((Record { len: h.len as usize, copied, from, cred: h.cred, socks }, skip))
+    Some((Record { len: h.len as usize, copied, from, cred: h.cred, fp }, skip))
 }
 
 /// Payload bytes of every queued record (unix_inq_len on SOCK_SEQPACKET).
@@ -332,12 +339,33 @@ pub fn first_record_len(host: &Host, me: SockId) -> (u32, usize) {
     (q.nrec, hdr_from(&hb).len as usize)
 }
 
-/// Drops every record, returning the sockets they carried (to be released).
-pub fn purge_records(host: &Host, me: SockId) -> Vec<SockId> {
+/// Drops every record, returning the fds they carried (to be released).
+pub fn purge_records(host: &Host, me: SockId) -> Vec<ScmFpList> {
     let mut out = Vec::new();
     let mut none: [&mut [u8]; 0] = [];
     while let Some(r) = record_take(host, me, &mut none, false) {
-        out.extend(r.socks);
+        out.extend(r.fp);
+    }
+    out
+}
+
+/// The sockets the queued records carry in flight (for `scm::unix_gc`).
+pub fn record_passed_socks(host: &Host, me: SockId) -> Vec<SockId> {
+    let sh = &host.shared()[me.idx()];
+    let q = sh.rx.lock();
+    let ring = host.ring(me.idx());
+    let mut pos = q.head;
+    let mut out = Vec::new();
+    for _ in 0..q.nrec {
+        let mut hb = [0u8; HDR];
+        ring.read_at(pos, &mut hb);
+        let h = hdr_from(&hb);
+        if h.nsocks != 0 {
+            let mut b = vec![0u8; ScmFpList::encoded_len(h.nsocks as u32)];
+            ring.read_at(pos + HDR as u64 + h.addr_len as u64, &mut b);
+            out.extend(ScmFpList::decode(h.nsocks as u32, &b).socks());
+        }
+        pos += rec_size(h.addr_len as usize, h.nsocks as usize, h.len as usize) as u64;
     }
     out
 }
@@ -359,10 +387,16 @@ pub struct SkbHdr {
     pub owner: Owner,
     /// SKB_OOB: this skb is `unix_sk(sk)->oob_skb`.
     pub flags: u32,
+    /// `UNIXCB(skb).pid/uid/gid` (scm::NO_CREDS: none attached).
+    pub cred: Cred,
+    /// `UNIXCB(skb).fp`: the raw count of the fd list after the header
+    /// (0 once `unix_detach_fds` took it), and the bytes the list takes.
+    pub nfp: u32,
+    pub fp_len: u32,
 }
 
 pub const SKB_OOB: u32 = 1;
-const SKB_HDR: usize = 32;
+const SKB_HDR: usize = 48;
 
 impl SkbHdr {
     /// `unix_skb_len`: what is left to read.
@@ -371,19 +405,41 @@ impl SkbHdr {
     }
     fn to_bytes(self) -> [u8; SKB_HDR] {
         let mut b = [0u8; SKB_HDR];
-        for (i, v) in [self.len, self.consumed, self.truesize, self.owner.sk, self.owner.gen, self.flags].iter().enumerate() {
+        let words = [
+            self.len,
+            self.consumed,
+            self.truesize,
+            self.owner.sk,
+            self.owner.gen,
+            self.flags,
+            self.cred.pid as u32,
+            self.cred.uid,
+            self.cred.gid,
+            self.nfp,
+            self.fp_len,
+        ];
+        for (i, v) in words.iter().enumerate() {
             b[i * 4..i * 4 + 4].copy_from_slice(&v.to_ne_bytes());
         }
         b
     }
     fn from_bytes(b: &[u8; SKB_HDR]) -> SkbHdr {
         let u = |i: usize| u32::from_ne_bytes([b[i * 4], b[i * 4 + 1], b[i * 4 + 2], b[i * 4 + 3]]);
-        SkbHdr { len: u(0), consumed: u(1), truesize: u(2), owner: Owner { sk: u(3), gen: u(4) }, flags: u(5) }
+        SkbHdr {
+            len: u(0),
+            consumed: u(1),
+            truesize: u(2),
+            owner: Owner { sk: u(3), gen: u(4) },
+            flags: u(5),
+            cred: Cred { pid: u(6) as i32, uid: u(7), gid: u(8) },
+            nfp: u(9),
+            fp_len: u(10),
+        }
     }
 }
 
-fn skb_rec_size(len: usize) -> usize {
-    SKB_HDR + ((len + 7) & !7)
+fn skb_rec_size(h: &SkbHdr) -> usize {
+    SKB_HDR + h.fp_len as usize + ((h.len as usize + 7) & !7)
 }
 
 /// A socket's stream skb queue, locked (`sk_receive_queue.lock`). Skbs
@@ -416,7 +472,7 @@ impl<'a> SkbQueue<'a> {
     }
     /// `skb_peek_next`.
     pub fn peek_next(&self, pos: u64) -> Option<u64> {
-        let next = pos + skb_rec_size(self.hdr(pos).len as usize) as u64;
+        let next = pos + skb_rec_size(&self.hdr(pos)) as u64;
         (next < self.q().tail).then_some(next)
     }
     pub fn hdr(&self, pos: u64) -> SkbHdr {
@@ -430,7 +486,7 @@ impl<'a> SkbQueue<'a> {
     /// Copies `n` bytes from offset `off` of the skb at `pos` into `iov`,
     /// after the first `iov_skip` bytes of it.
     pub fn copy_out(&self, pos: u64, off: usize, iov: &mut [&mut [u8]], mut iov_skip: usize, mut n: usize) {
-        let mut at = pos + (SKB_HDR + off) as u64;
+        let mut at = pos + (SKB_HDR + self.hdr(pos).fp_len as usize + off) as u64;
         for b in iov.iter_mut() {
             if n == 0 {
                 break;
@@ -452,7 +508,7 @@ impl<'a> SkbQueue<'a> {
         let Some(pos) = self.peek() else { return };
         let h = self.hdr(pos);
         let q = self.q_mut();
-        q.head += skb_rec_size(h.len as usize) as u64;
+        q.head += skb_rec_size(&h) as u64;
         q.nrec -= 1;
         if h.flags & SKB_OOB != 0 {
             q.oob = 0;
@@ -497,14 +553,28 @@ impl<'a> SkbQueue<'a> {
     /// truesize `truesize_of` gives for the bytes it got. A ring too full
     /// for all of them takes fewer; returns how many (0: no room at all).
     /// `oob`: the skb becomes the socket's oob_skb (queue_oob).
-    pub fn queue_tail(&mut self, from: SockId, iov: &[&[u8]], skip: usize, size: usize, truesize_of: impl Fn(usize) -> usize, oob: bool) -> usize {
+    /// `cred` and `fp` are the skb's `UNIXCB` (unix_scm_to_skb).
+    #[allow(clippy::too_many_arguments)]
+    pub fn queue_tail(
+        &mut self,
+        from: SockId,
+        iov: &[&[u8]],
+        skip: usize,
+        size: usize,
+        truesize_of: impl Fn(usize) -> usize,
+        oob: bool,
+        cred: Cred,
+        fp: Option<&ScmFpList>,
+    ) -> usize {
         let room = capacity(self.host, self.q()).saturating_sub(self.q().used());
+        let fpb = fp.map(|f| f.encode()).unwrap_or_default();
+        let fp_len = (fpb.len() + 7) & !7;
         let mut n = size;
-        if skb_rec_size(n) > room {
+        if SKB_HDR + fp_len + ((n + 7) & !7) > room {
             if oob {
                 return 0;
             }
-            n = room.saturating_sub(SKB_HDR) & !7;
+            n = room.saturating_sub(SKB_HDR + fp_len) & !7;
         }
         if n == 0 {
             return 0;
@@ -514,27 +584,67 @@ impl<'a> SkbQueue<'a> {
         }
         let truesize = truesize_of(n);
         let owner = skb::skb_set_owner_w(self.host, from, truesize);
-        let h = SkbHdr { len: n as u32, consumed: 0, truesize: truesize as u32, owner, flags: if oob { SKB_OOB } else { 0 } };
+        let h = SkbHdr {
+            len: n as u32,
+            consumed: 0,
+            truesize: truesize as u32,
+            owner,
+            flags: if oob { SKB_OOB } else { 0 },
+            cred,
+            nfp: fp.map_or(0, |f| f.raw_count()),
+            fp_len: fp_len as u32,
+        };
         let tail = self.q().tail;
         self.set_hdr(tail, h);
-        put_iov(&self.ring, tail + SKB_HDR as u64, iov, skip, n);
+        if !fpb.is_empty() {
+            self.ring.write_at(tail + SKB_HDR as u64, &fpb);
+        }
+        put_iov(&self.ring, tail + (SKB_HDR + fp_len) as u64, iov, skip, n);
         let q = self.q_mut();
-        q.tail += skb_rec_size(n) as u64;
+        q.tail += skb_rec_size(&h) as u64;
         q.nrec += 1;
         if oob {
             q.oob = 1;
         }
         n
     }
-    /// `skb_queue_purge`: frees every skb; returns how many there were.
-    pub fn purge(&mut self) -> usize {
-        let mut n = 0;
-        while !self.is_empty() {
+    /// The fd list of the skb at `pos` (`UNIXCB(skb).fp`); unless `peek`,
+    /// the skb no longer holds it (`unix_detach_fds`).
+    pub fn take_fp(&mut self, pos: u64, peek: bool) -> Option<ScmFpList> {
+        let mut h = self.hdr(pos);
+        if h.nfp == 0 {
+            return None;
+        }
+        let mut b = vec![0u8; ScmFpList::encoded_len(h.nfp)];
+        self.ring.read_at(pos + SKB_HDR as u64, &mut b);
+        let fp = ScmFpList::decode(h.nfp, &b);
+        if !peek {
+            h.nfp = 0;
+            self.set_hdr(pos, h);
+        }
+        Some(fp)
+    }
+    /// The sockets the queued skbs carry in flight (for `scm::unix_gc`).
+    pub fn passed_socks(&mut self) -> Vec<SockId> {
+        let mut out = Vec::new();
+        let mut p = self.peek();
+        while let Some(pos) = p {
+            if let Some(fp) = self.take_fp(pos, true) {
+                out.extend(fp.socks());
+            }
+            p = self.peek_next(pos);
+        }
+        out
+    }
+    /// `skb_queue_purge`: frees every skb; returns the fd lists they held.
+    pub fn purge(&mut self) -> Vec<ScmFpList> {
+        let mut fps = Vec::new();
+        while let Some(pos) = self.peek() {
+            fps.extend(self.take_fp(pos, false));
             self.unlink_head();
-            n += 1;
         }
         self.q_mut().oob = 0;
-        n
+        fps
     }
 }
 

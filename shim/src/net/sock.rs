@@ -242,6 +242,16 @@ pub struct SockCtl {
     pub ehashed: bool,
     /// AF_INET/AF_INET6: the IP, IPv6, TCP and UDP option state.
     pub inet: InetOpts,
+    /// AF_UNIX path bind: a hash of the inode's file handle (inode number
+    /// and generation, `name_to_handle_at`), 0 if the filesystem has none.
+    /// The kernel's socket pins its inode (`u->path`), so the inode number
+    /// cannot be reused while it is bound; the emulation's mknod'ed inode
+    /// is not pinned, and a number freed by unlink is soon reused: the
+    /// handle tells the reused inode from the bound one.
+    pub path_fh: u64,
+    /// AF_UNIX: how many of `f_count` are references of messages in flight
+    /// (`unix_sk(sk)->inflight`), for `scm::unix_gc`.
+    pub unix_inflight: u32,
 }
 
 /// What `inet_sock`, `ipv6_pinfo`, `inet_connection_sock`/`tcp_sock` and

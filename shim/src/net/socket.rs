@@ -33,10 +33,9 @@ pub struct RecvMsg<'a> {
     pub control_cap: usize,
     /// Control messages built (cmsghdr-encoded).
     pub control: Vec<u8>,
-    /// msg_flags out (MSG_TRUNC, MSG_CTRUNC, ...).
+    /// msg_flags out (MSG_TRUNC, MSG_CTRUNC, ...); in, MSG_CMSG_CLOEXEC
+    /// (what scm_detach_fds gives the new fds).
     pub msg_flags: i32,
-    /// Sockets received by SCM_RIGHTS, to be given fds by the caller.
-    pub rights: Vec<SockId>,
     /// Bytes of the caller's buffers from the first one that passed
     /// `access_ok` but cannot be touched (a null or first-page pointer);
     /// `iov` holds only the buffers before it. The kernel faults there only
@@ -153,6 +152,8 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
         unix_hashed: false,
         ehashed: false,
         inet: Default::default(),
+        path_fh: 0,
+        unix_inflight: 0,
     };
     let sh = &host.shared()[idx];
     {

@@ -6,13 +6,16 @@
 //! tells a connected socket EISCONN, for instance).
 //!
 //! Names: a path bind makes a real socket inode (mknod S_IFSOCK, as
-//! unix_bind_bsd does) and the socket remembers its (dev, ino), so lookups
-//! go by inode: unlink + rebind, renames and symlinks behave as on Linux.
+//! unix_bind_bsd does) and the socket remembers its (dev, ino) and file
+//! handle, so lookups go by inode: unlink + rebind, renames and symlinks
+//! behave as on Linux, and an inode number reused after unlink is not
+//! taken for the bound one.
 //! Abstract names live only here, keyed by name and type, as the kernel's
 //! hash is.
 
 use super::addr::{unix_unnamed, Addr, UnixName};
 use super::queue;
+use super::scm::{self, ScmCookie, ScmFpList};
 use super::skb;
 use super::sock::*;
 use super::socket::*;
@@ -105,6 +108,40 @@ pub fn unix_create(host: &Host, g: &mut HostState, ty: i32, protocol: i32) -> KR
 /// `unix_release` -> `unix_release_sock`.
 fn unix_release(host: &Host, g: &mut HostState, id: SockId) {
     unix_release_sock(host, g, id, false);
+    // unix_release_sock ends with unix_gc when sockets are in flight.
+    if g.unix_tot_inflight > 0 {
+        scm::unix_gc(host, g, &unix_passed_socks, &unix_gc_purge);
+    }
+}
+
+/// The sockets a socket's receive queue holds in flight.
+fn unix_passed_socks(host: &Host, id: SockId) -> Vec<SockId> {
+    let st = sh(host, id).state();
+    if st == TcpState::Listen {
+        return Vec::new();
+    }
+    if sh(host, id).ops.load(Ordering::Acquire) == OpsId::UnixStream as u32 {
+        queue::SkbQueue::lock(host, id).passed_socks()
+    } else {
+        queue::record_passed_socks(host, id)
+    }
+}
+
+/// unix_gc's purge of a garbage socket's receive queue.
+fn unix_gc_purge(host: &Host, g: &mut HostState, id: SockId) {
+    for fp in unix_purge_queue(host, id) {
+        scm::scm_fp_destroy(host, g, fp);
+    }
+}
+
+/// Empties a socket's receive queue, returning the fd lists it held.
+fn unix_purge_queue(host: &Host, id: SockId) -> Vec<ScmFpList> {
+    if sh(host, id).ops.load(Ordering::Acquire) == OpsId::UnixStream as u32 {
+        // kfree_skb of each: sock_wfree gives the senders their wmem back.
+        queue::SkbQueue::lock(host, id).purge()
+    } else {
+        queue::purge_records(host, id)
+    }
 }
 
 fn unix_release_sock(host: &Host, g: &mut HostState, id: SockId, embrion: bool) {
@@ -114,6 +151,7 @@ fn unix_release_sock(host: &Host, g: &mut HostState, id: SockId, embrion: bool) 
     let c = &mut g.socks[id.idx()];
     c.path_dev = 0;
     c.path_ino = 0;
+    c.path_fh = 0;
     c.unix_hashed = false;
     let kind = c.kind as i32;
     s.set_flag(SOCK_DEAD, true);
@@ -145,19 +183,13 @@ fn unix_release_sock(host: &Host, g: &mut HostState, id: SockId, embrion: bool) 
             // The queue's reference on the embryo.
             sock_put(host, g, e);
         }
-    } else if kind == libc::SOCK_STREAM {
-        // kfree_skb of each: sock_wfree gives the senders their wmem back.
-        queue::SkbQueue::lock(host, id).purge();
     } else {
-        for passed in queue::purge_records(host, id) {
-            fput_inflight(host, g, passed);
+        // The fds in flight in the queue are released (unix_destruct_scm).
+        let _ = kind;
+        for fp in unix_purge_queue(host, id) {
+            scm::scm_fp_destroy(host, g, fp);
         }
     }
-}
-
-/// Drops the file reference an in-flight SCM_RIGHTS socket held.
-pub fn fput_inflight(host: &Host, g: &mut HostState, id: SockId) {
-    fput(host, g, id);
 }
 
 fn acceptq_push(g: &mut HostState, l: SockId, e: SockId) {
@@ -210,6 +242,48 @@ fn stat_path(path: &[u8]) -> KResult<libc::stat> {
     Ok(st)
 }
 
+/// `struct file_handle` with room for MAX_HANDLE_SZ bytes.
+#[repr(C)]
+struct FileHandle {
+    handle_bytes: u32,
+    handle_type: i32,
+    f_handle: [u8; 128],
+}
+
+/// A hash of the file handle of `path` (inode number and generation on
+/// ext4, tmpfs, xfs, btrfs...), 0 where the filesystem gives none. It is
+/// what tells a bound socket's inode from a later one that reuses its
+/// number (see `SockCtl::path_fh`).
+fn path_fh(path: &[u8]) -> u64 {
+    let c = cpath(path);
+    let mut h = FileHandle { handle_bytes: 128, handle_type: 0, f_handle: [0; 128] };
+    let mut mnt: i32 = 0;
+    // SAFETY: c is NUL-terminated; h has room for handle_bytes bytes of
+    // handle; mnt is a valid out-pointer. A final symlink is followed, as
+    // the path walk of unix_find_bsd (and stat) follows it.
+    let r = unsafe {
+        syscall!(
+            SYS_name_to_handle_at,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            &mut h as *mut FileHandle,
+            &mut mnt as *mut i32,
+            libc::AT_SYMLINK_FOLLOW
+        )
+    };
+    if r.is_err() {
+        return 0;
+    }
+    // FNV-1a over the type and the handle bytes; never 0.
+    let mut x: u64 = 0xcbf29ce484222325;
+    let n = (h.handle_bytes as usize).min(128);
+    for b in h.handle_type.to_ne_bytes().iter().chain(h.f_handle[..n].iter()) {
+        x ^= *b as u64;
+        x = x.wrapping_mul(0x100000001b3);
+    }
+    x.max(1)
+}
+
 /// Live sockets (bounded by the high-water mark).
 fn live(g: &HostState) -> impl Iterator<Item = usize> + '_ {
     (0..g.nsocks_hw as usize).filter(move |&i| g.socks[i].in_use)
@@ -230,9 +304,16 @@ fn unix_find_other(host: &Host, g: &HostState, name: &UnixName, addr: &Addr, ty:
             if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
                 return Err(Errno::ECONNREFUSED);
             }
+            // unix_find_socket_byinode; a socket whose inode was unlinked
+            // and whose number now names another inode is not that one.
+            let fh = path_fh(p);
             let found = live(g).find(|&i| {
                 let s = &g.socks[i];
-                s.family == libc::AF_UNIX as u16 && s.path_ino == st.st_ino && s.path_dev == st.st_dev && s.path_ino != 0
+                s.family == libc::AF_UNIX as u16
+                    && s.path_ino == st.st_ino
+                    && s.path_dev == st.st_dev
+                    && s.path_ino != 0
+                    && (s.path_fh == 0 || fh == 0 || s.path_fh == fh)
             });
             let i = found.ok_or(Errno::ECONNREFUSED)?;
             if g.socks[i].kind != ty {
@@ -336,10 +417,12 @@ fn unix_bind_bsd(g: &mut HostState, id: SockId, path: &[u8], addr: Addr) -> KRes
             return Err(e);
         }
     };
+    let fh = path_fh(path);
     let s = &mut g.socks[id.idx()];
     s.addr = addr;
     s.path_dev = st.st_dev;
     s.path_ino = st.st_ino;
+    s.path_fh = fh;
     s.unix_hashed = true;
     Ok(())
 }
@@ -699,13 +782,14 @@ fn passcred_wanted(host: &Host, a: SockId, b: SockId) -> bool {
     sh(host, a).flag(SOCK_PASSCRED) || sh(host, b).flag(SOCK_PASSCRED)
 }
 
-/// Builds SCM_CREDENTIALS for recvmsg when SO_PASSCRED is on.
-fn put_creds(msg: &mut RecvMsg<'_>, cred: Cred) {
-    let mut data = Vec::with_capacity(12);
-    data.extend_from_slice(&cred.pid.to_ne_bytes());
-    data.extend_from_slice(&cred.uid.to_ne_bytes());
-    data.extend_from_slice(&cred.gid.to_ne_bytes());
-    sockopt::put_cmsg(msg, libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &data);
+/// `maybe_add_creds`: the skb's credentials, unless SCM_CREDENTIALS gave
+/// some: the sending process's when either end wants them, else none.
+fn skb_creds(host: &Host, scm: &ScmCookie, sk: SockId, other: SockId) -> Cred {
+    match scm.creds {
+        Some(c) => c,
+        None if passcred_wanted(host, sk, other) => scm::current_uid_gid(),
+        None => scm::NO_CREDS,
+    }
 }
 
 /// `unix_stream_sendmsg`: the data goes in skbs of `unix_stream_skb_size`,
@@ -714,6 +798,14 @@ fn put_creds(msg: &mut RecvMsg<'_>, cred: Cred) {
 /// of its own that becomes the peer's oob_skb (`queue_oob`).
 fn unix_stream_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
     ktrace!("unix_stream_sendmsg");
+    let mut scm = scm::scm_send(host, msg.control)?;
+    let r = unix_stream_sendmsg_scm(host, id, msg, &mut scm);
+    // scm_destroy: whatever no skb took.
+    scm::scm_destroy(host, &mut scm);
+    r
+}
+
+fn unix_stream_sendmsg_scm(host: &Host, id: SockId, msg: &SendMsg<'_>, scm: &mut ScmCookie) -> KResult<usize> {
     let s = sh(host, id);
     let mut len = queue::iov_len(&msg.iov);
     let oob = msg.flags & libc::MSG_OOB != 0;
@@ -728,12 +820,7 @@ fn unix_stream_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<us
         return Err(if s.state() == TcpState::Established { Errno::EISCONN } else { Errno::EOPNOTSUPP });
     }
     let other = s.peer().ok_or(Errno::ENOTCONN)?;
-    let passed = sockopt::scm_rights_in(host, msg.control)?;
-    if !passed.is_empty() {
-        // Passing fds over a stream socket is not emulated yet.
-        sockopt::scm_rights_drop(host, &passed);
-        return Err(Errno::EOPNOTSUPP);
-    }
+    let mut fds_sent = false;
     let sigpipe = || {
         if msg.flags & libc::MSG_NOSIGNAL == 0 {
             send_sigpipe();
@@ -763,7 +850,15 @@ fn unix_stream_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<us
             }
             return partial(sent, Errno::EPIPE);
         }
-        let n = queue::SkbQueue::lock(host, other).queue_tail(id, &msg.iov, sent, size, skb::unix_stream_truesize, false);
+        // Only send the fds in the first buffer (unix_scm_to_skb).
+        let cred = skb_creds(host, scm, id, other);
+        let fp = if fds_sent { None } else { scm.fp.as_ref() };
+        let n = queue::SkbQueue::lock(host, other).queue_tail(id, &msg.iov, sent, size, skb::unix_stream_truesize, false, cred, fp);
+        if n > 0 && !fds_sent {
+            // The skb holds the list now.
+            scm.fp = None;
+            fds_sent = true;
+        }
         if n == 0 {
             // The receive ring itself is full (a sk_sndbuf beyond what the
             // emulation's ring holds): wait for the reader like for wmem.
@@ -791,8 +886,13 @@ fn unix_stream_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<us
             if os.flag(SOCK_DEAD) || os.shutdown() & RCV_SHUTDOWN != 0 {
                 return partial(sent, Errno::EPIPE);
             }
-            let n = queue::SkbQueue::lock(host, other).queue_tail(id, &msg.iov, len, 1, |_| skb::skb_truesize(1, 0), true);
+            let cred = skb_creds(host, scm, id, other);
+            let fp = if fds_sent { None } else { scm.fp.as_ref() };
+            let n = queue::SkbQueue::lock(host, other).queue_tail(id, &msg.iov, len, 1, |_| skb::skb_truesize(1, 0), true, cred, fp);
             if n == 1 {
+                if !fds_sent {
+                    scm.fp = None;
+                }
                 break;
             }
             if nonblock {
@@ -916,6 +1016,12 @@ fn unix_stream_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResul
     let mut consumed_any = false;
     // sk_peek_offset
     let mut skip = if peek { s.sk_peek_off.load(Ordering::Relaxed).max(0) as usize } else { 0 };
+    // The scm cookie: the first skb's credentials (when SO_PASSCRED) and
+    // the fds of the skb that ends the read.
+    let passcred = s.flag(SOCK_PASSCRED);
+    let mut check_creds = false;
+    let mut scm_cred = Cred { pid: 0, uid: 0, gid: 0 };
+    let mut scm_fp: Option<ScmFpList> = None;
     loop {
         // redo:
         let seq = s.wq.prepare();
@@ -959,6 +1065,17 @@ fn unix_stream_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResul
                         }
                     }
                 }
+                if check_creds {
+                    // Never glue messages from different writers.
+                    if h.cred != scm_cred {
+                        stop = true;
+                        break 'again;
+                    }
+                } else if passcred {
+                    // Copy credentials.
+                    scm_cred = h.cred;
+                    check_creds = true;
+                }
                 let chunk = (h.unread() - skip).min(size);
                 q.copy_out(pos, h.consumed as usize + skip, &mut msg.iov, copied, chunk);
                 copied += chunk;
@@ -966,6 +1083,11 @@ fn unix_stream_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResul
                 if !peek {
                     // Mark read part of skb as used.
                     h.consumed += chunk as u32;
+                    if h.nfp != 0 {
+                        // unix_detach_fds
+                        scm_fp = q.take_fp(pos, false);
+                        h.nfp = 0;
+                    }
                     q.set_hdr(pos, h);
                     sk_peek_offset_bwd(s, chunk as i64);
                     consumed_any = true;
@@ -974,11 +1096,19 @@ fn unix_stream_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResul
                         break 'again;
                     }
                     q.unlink_head();
-                    // } while (size);
-                    stop = size == 0;
+                    // if (scm.fp) break; } while (size);
+                    stop = size == 0 || scm_fp.is_some();
                     break 'again;
                 }
+                if h.nfp != 0 {
+                    // unix_peek_fds
+                    scm_fp = q.take_fp(pos, true);
+                }
                 sk_peek_offset_fwd(s, chunk as i64);
+                if scm_fp.is_some() {
+                    stop = true;
+                    break 'again;
+                }
                 skip = 0;
                 match q.peek_next(pos) {
                     Some(n) => skb = Some(n),
@@ -1029,15 +1159,13 @@ fn unix_stream_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResul
     }
     if copied == 0 {
         if let Some(e) = err {
+            if let (Some(fp), false) = (scm_fp, peek) {
+                with_host(host, |g| scm::scm_fp_destroy(host, g, fp));
+            }
             return Err(e);
         }
     }
-    if s.flag(SOCK_PASSCRED) {
-        if let Some(p) = s.peer() {
-            let cred = with_host(host, |g| g.socks[p.idx()].cred);
-            put_creds(msg, cred);
-        }
-    }
+    scm::scm_recv_unix(host, id, msg, scm_cred, scm_fp, peek);
     Ok(copied)
 }
 
@@ -1080,14 +1208,16 @@ fn unix_dgram_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
     })
 }
 
-/// Reads SCM_RIGHTS out of a message's control data.
-fn rights(host: &Host, msg: &SendMsg<'_>) -> KResult<Vec<SockId>> {
-    sockopt::scm_rights_in(host, msg.control)
-}
-
 /// `unix_dgram_sendmsg` (also seqpacket's).
 fn unix_dgram_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
     ktrace!("unix_dgram_sendmsg");
+    let mut scm = scm::scm_send(host, msg.control)?;
+    let r = unix_dgram_sendmsg_scm(host, id, msg, &mut scm);
+    scm::scm_destroy(host, &mut scm);
+    r
+}
+
+fn unix_dgram_sendmsg_scm(host: &Host, id: SockId, msg: &SendMsg<'_>, scm: &mut ScmCookie) -> KResult<usize> {
     let s = sh(host, id);
     if msg.flags & libc::MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
@@ -1105,16 +1235,12 @@ fn unix_dgram_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usi
     if len + 32 > sndbuf || !queue::record_fits(host, 110, len) {
         return Err(Errno::EMSGSIZE);
     }
-    let passed = rights(host, msg)?;
     let nonblock = msg.flags & libc::MSG_DONTWAIT != 0;
     let deadline = SockShared::deadline(&s.sndtimeo_us);
     // sock_alloc_send_pskb: the skb is charged to this socket, so a full
     // sk_sndbuf (or SEND_SHUTDOWN, or a pending error) stops the send
     // before the receiver is even looked up.
-    if let Err(e) = skb::sock_alloc_send_pskb_wait(host, id, nonblock, deadline) {
-        sockopt::scm_rights_drop(host, &passed);
-        return Err(e);
-    }
+    skb::sock_alloc_send_pskb_wait(host, id, nonblock, deadline)?;
     let truesize = skb::unix_dgram_truesize(len);
     let result = (|| loop {
         let mut wait_on: Option<SockId> = None;
@@ -1154,8 +1280,10 @@ fn unix_dgram_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usi
             seq = seq_of(other);
             if !full_q {
                 let from = if g.socks[id.idx()].addr.is_empty() { Addr::default() } else { g.socks[id.idx()].addr };
-                let cred = g.socks[id.idx()].cred;
-                if queue::record_put_owned(host, other, cred, &from, &passed, &msg.iov, Some((id, truesize))) {
+                let cred = skb_creds(host, scm, id, other);
+                if queue::record_put_owned(host, other, cred, &from, scm.fp.as_ref(), &msg.iov, Some((id, truesize))) {
+                    // The skb holds the fd list now.
+                    scm.fp = None;
                     ktrace!("skb_queue_tail(other) -> sk_data_ready");
                     os.wq.wake();
                     return Ok(Some(len));
@@ -1177,9 +1305,6 @@ fn unix_dgram_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usi
             crate::task::reap_dead(host);
         })?;
     })();
-    if result.is_err() {
-        sockopt::scm_rights_drop(host, &passed);
-    }
     result
 }
 
@@ -1233,12 +1358,8 @@ fn unix_dgram_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult
     } else {
         sk_peek_offset_bwd(s, rec.len as i64);
     }
-    if s.flag(SOCK_PASSCRED) {
-        put_creds(msg, rec.cred);
-    }
-    if !peek && !rec.socks.is_empty() {
-        msg.rights = rec.socks;
-    }
+    // scm_set_cred, unix_detach_fds / unix_peek_fds, scm_recv_unix.
+    scm::scm_recv_unix(host, id, msg, rec.cred, rec.fp, peek);
     Ok(if flags & libc::MSG_TRUNC != 0 { rec.len - skip } else { rec.copied })
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Bump when the layout changes: the version is part of the file name, so
 /// old and new builds never share a mapping.
-pub const LAYOUT_VERSION: u32 = 8;
+pub const LAYOUT_VERSION: u32 = 9;
 const MAGIC: u64 = u64::from_le_bytes(*b"netshim\x01");
 
 /// How many sockets a namespace holds at once.
@@ -17,6 +17,8 @@ pub const MAX_SOCKS: usize = 16384;
 pub const MAX_PROCS: usize = 512;
 /// fd numbers an emulated socket may have (the table's size per process).
 pub const MAX_FDS: usize = 65536;
+/// How many SCM_RIGHTS keeper processes the host lists at once.
+pub const SCM_KEEPERS: usize = 32;
 /// Bytes in each socket's receive ring.
 pub const RING_SIZE: usize = 256 * 1024;
 
@@ -33,6 +35,11 @@ pub struct HostState {
     pub procs: [ProcCtl; MAX_PROCS],
     /// TCP TIME_WAIT entries holding their ports (net::inet_timewait).
     pub tw: crate::net::inet_timewait::TwTable,
+    /// `unix_tot_inflight`: AF_UNIX socket references in flight (SCM_RIGHTS).
+    pub unix_tot_inflight: u32,
+    /// Processes holding SCM_RIGHTS carriers for senders that exited
+    /// (`ffi::carrier::keep_on_exit`); 0: free.
+    pub scm_keepers: [u32; SCM_KEEPERS],
 }
 
 #[repr(C)]
