@@ -11,12 +11,17 @@
 //! - `inet_sockopt`: IP, IPv6, TCP and UDP options (ip_sockglue.c,
 //!   ipv6_sockglue.c, tcp.c, udp.c).
 //! - `addr`: sockaddr parsing.
+//! - `icmp`: ICMP errors for UDP and the socket error queue (icmp.c,
+//!   `__udp4_lib_err`, `ip_icmp_error`/`ip_recv_error` and the IPv6 twins).
+//! - `cmsg`: receive-side control messages (timestamps, IP(V6)_PKTINFO).
 //! - `skb`: skb truesize and the sender's sk_wmem_alloc (what AF_UNIX charges).
 //!
 //! Everything here is safe Rust working on the shared `Host`; user memory
 //! never reaches this layer except as slices the FFI layer checked.
 
 pub mod addr;
+pub mod cmsg;
+pub mod icmp;
 pub mod skb;
 pub mod inet;
 pub mod inet_sockopt;

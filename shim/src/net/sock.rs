@@ -512,6 +512,9 @@ pub struct SockShared {
     /// TCP: the 4-tuple and emulated snd_nxt/rcv_nxt the capture writes
     /// (`pcap`; untouched unless NETSHIM_PCAP is set).
     pub wire: crate::pcap::TcpWire,
+    /// Entries in the error queue (`sk_error_queue`, see `icmp`), changed
+    /// under that queue's lock; read lock-free by poll.
+    pub errq_len: AtomicU32,
 }
 
 /// `sock_flag(sk, SOCK_DEAD)`: the socket was released (its file closed).
