@@ -366,3 +366,38 @@ pub fn inet_recv_error(host: &Host, sk: SockId, msg: &mut RecvMsg<'_>, family: u
     msg.msg_flags |= libc::MSG_ERRQUEUE;
     Ok(copied)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errskb_roundtrip() {
+        let e = ErrSkb {
+            ee_errno: libc::ECONNREFUSED as u32,
+            ee_origin: SO_EE_ORIGIN_ICMP6,
+            ee_type: ICMPV6_DEST_UNREACH,
+            ee_code: ICMPV6_PORT_UNREACH,
+            ee_info: 7,
+            ee_data: 9,
+            v4: false,
+            port: 4242,
+            addr: [1; 16],
+            saddr: [2; 16],
+            daddr: [3; 16],
+            tstamp: 0x1122_3344_5566_7788,
+            len: 1184,
+        };
+        assert_eq!(ErrSkb::from_bytes(&e.to_bytes()), e);
+        let ee = e.ee_bytes();
+        assert_eq!(&ee[0..4], &(libc::ECONNREFUSED as u32).to_ne_bytes());
+        assert_eq!((ee[4], ee[5], ee[6], ee[7]), (3, 1, 4, 0));
+    }
+
+    #[test]
+    fn quote_fits_minimum_mtus() {
+        assert_eq!(ICMP_QUOTE_V4, 520);
+        assert_eq!(ICMP_QUOTE_V6, 1184);
+        assert!(entry_size(ICMP_QUOTE_V6) < ERRQ_BYTES);
+    }
+}

@@ -1582,7 +1582,9 @@ fn udp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
         inet_send_prepare(host, g, id)?;
         let c = &g.socks[id.idx()];
         let family = c.family;
-        let name = msg.name.filter(|n| !n.is_empty());
+        // sendto() with a name of length 0 still passes a name (which
+        // fails the length checks); sendmsg() with msg_namelen 0 has none.
+        let name = msg.name;
         let dst = if family == AF_INET {
             udp_v4_daddr(s, c, name, len, oob)?
         } else {
