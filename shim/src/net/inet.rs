@@ -1218,6 +1218,14 @@ fn tcp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
     ktrace!("tcp_recvmsg -> tcp_recvmsg_locked");
     let s = sh(host, id);
     let flags = msg.flags;
+    if flags & libc::MSG_ERRQUEUE != 0 {
+        // inet_recv_error: nothing queues errors on an emulated TCP socket.
+        let (family, opts, inet) = with_host(host, |g| {
+            let c = &g.socks[id.idx()];
+            (c.family, c.opts, c.inet)
+        });
+        return super::icmp::inet_recv_error(host, id, msg, family, &opts, &inet);
+    }
     if s.state() == TcpState::Listen {
         return Err(Errno::ENOTCONN);
     }
