@@ -600,7 +600,6 @@ fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockI
         ch.num = cdst.port;
         ch.ss = SsState::Connected;
         ch.userlocks = SOCK_BINDPORT_LOCK;
-        ch.ehashed = true;
     }
     g.socks[child.idx()].cred = g.socks[client.idx()].cred;
     let chs = sh(host, child);
@@ -749,8 +748,6 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                 let src = source_for(c, &dst);
                 g.socks[id.idx()].laddr.ip = src.ip;
                 inet_autobind(host, g, id)?;
-                // inet_hash_connect: into the established hash.
-                g.socks[id.idx()].ehashed = true;
                 g.socks[id.idx()].raddr = dst;
                 crate::pcap::tcp_connect(host, id, &g.socks[id.idx()].laddr, g.socks[id.idx()].num, &dst);
                 s.set_state(TcpState::SynSent);
@@ -979,6 +976,7 @@ fn inet_release(host: &Host, g: &mut HostState, id: SockId) {
             sock_put(host, g, p);
         }
         queue::purge_records(host, id);
+        super::icmp::errq_purge(host, id);
         g.socks[id.idx()].num = 0;
         return;
     }
@@ -1045,16 +1043,6 @@ fn inet_listen(host: &Host, id: SockId, backlog: i32) -> KResult<()> {
                     s.set_state(TcpState::Close);
                     return Err(e);
                 }
-            }
-            // inet_csk_listen_start -> sk->sk_prot->hash: on the reference
-            // kernel (6.18) this fails with EINVAL for a socket that was
-            // once in the established hash (any connect, refused or
-            // disconnected since, or an accepted socket). The port just
-            // taken stays with the socket, which is back in CLOSE.
-            if g.socks[id.idx()].ehashed {
-                ktrace!("inet_csk_listen_start: hash failed (socket was ehashed) -> TCP_CLOSE");
-                s.set_state(TcpState::Close);
-                return Err(Errno::EINVAL);
             }
         } else {
             retransmit_pending(host, g, id);
@@ -1229,8 +1217,11 @@ fn udp_poll(host: &Host, id: SockId) -> u32 {
     let s = sh(host, id);
     let shutdown = s.shutdown();
     let mut mask = 0u32;
-    if s.err.load(Ordering::Relaxed) != 0 {
+    if s.err.load(Ordering::Relaxed) != 0 || super::icmp::errq_pending(host, id) {
         mask |= libc::POLLERR as u32;
+        if with_host(host, |g| g.socks[id.idx()].opts.select_err_queue) {
+            mask |= libc::POLLPRI as u32;
+        }
     }
     if shutdown & RCV_SHUTDOWN != 0 {
         mask |= (libc::POLLRDHUP | libc::POLLIN | libc::POLLRDNORM) as u32;
@@ -1457,6 +1448,14 @@ fn tcp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
     ktrace!("tcp_recvmsg -> tcp_recvmsg_locked");
     let s = sh(host, id);
     let flags = msg.flags;
+    if flags & libc::MSG_ERRQUEUE != 0 {
+        // inet_recv_error: nothing queues errors on an emulated TCP socket.
+        let (family, opts, inet) = with_host(host, |g| {
+            let c = &g.socks[id.idx()];
+            (c.family, c.opts, c.inet)
+        });
+        return super::icmp::inet_recv_error(host, id, msg, family, &opts, &inet);
+    }
     if s.state() == TcpState::Listen {
         return Err(Errno::ENOTCONN);
     }
@@ -1725,84 +1724,150 @@ fn inet_dgram_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
     })
 }
 
-/// `udp_sendmsg` / `udpv6_sendmsg`.
-fn udp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
-    ktrace!("udp_sendmsg");
-    let s = sh(host, id);
-    let len = queue::iov_len(&msg.iov);
+/// `inet_send_prepare`: `inet_sendmsg` / `inet6_sendmsg` bind an unbound
+/// UDP socket (`inet_autobind`) before the protocol looks at the message,
+/// so even a send that then fails leaves it with a port.
+fn inet_send_prepare(host: &Host, g: &mut HostState, id: SockId) -> KResult<()> {
+    if g.socks[id.idx()].num == 0 && inet_autobind(host, g, id).is_err() {
+        return Err(Errno::EAGAIN);
+    }
+    Ok(())
+}
+
+/// Where `udp_sendmsg` sends (`usin`, or the connected peer): the checks
+/// it makes on the address, in its order. `name` is a sockaddr_in-shaped
+/// name (for an AF_INET6 socket, what `udpv6_sendmsg` handed over).
+fn udp_v4_daddr(s: &SockShared, c: &SockCtl, name: Option<&[u8]>, len: usize, oob: bool) -> KResult<InetAddr> {
     if len > 0xffff {
         return Err(Errno::EMSGSIZE);
     }
+    // "Mirror BSD error message compatibility".
+    if oob {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    match name {
+        Some(n) => {
+            if n.len() < 16 {
+                return Err(Errno::EINVAL);
+            }
+            let f = family_of(n);
+            if f != AF_INET && f != libc::AF_UNSPEC as u16 {
+                return Err(Errno::EAFNOSUPPORT);
+            }
+            let d = InetAddr::v4([n[4], n[5], n[6], n[7]], u16::from_be_bytes([n[2], n[3]]));
+            if d.port == 0 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(d)
+        }
+        None => {
+            if s.state() != TcpState::Established {
+                return Err(Errno::EDESTADDRREQ);
+            }
+            Ok(c.raddr)
+        }
+    }
+}
+
+/// `udpv6_sendmsg`'s destination check: AF_INET6 names (v4-mapped ones and
+/// AF_INET names go to `udp_sendmsg` unless IPV6_V6ONLY), AF_UNSPEC as no
+/// name at all, other families EINVAL.
+fn udpv6_daddr(s: &SockShared, c: &SockCtl, name: Option<&[u8]>, len: usize, oob: bool) -> KResult<InetAddr> {
+    let mut sin6 = None;
+    if let Some(n) = name {
+        if n.len() < 2 {
+            return Err(Errno::EINVAL);
+        }
+        match family_of(n) as i32 {
+            libc::AF_INET6 => {
+                if n.len() < 24 {
+                    return Err(Errno::EINVAL);
+                }
+                let mut d = InetAddr::parse(n).expect("length checked");
+                if d.is_any() && c.laddr.is_v4() {
+                    // A socket bound to a v4-mapped address sends to :: as 127.0.0.1.
+                    d = InetAddr::v4([127, 0, 0, 1], d.port);
+                }
+                sin6 = Some(d);
+            }
+            libc::AF_INET => {
+                // do_udp_sendmsg
+                if c.opts.v6only {
+                    return Err(Errno::ENETUNREACH);
+                }
+                return udp_v4_daddr(s, c, Some(n), len, oob);
+            }
+            libc::AF_UNSPEC => {}
+            _ => return Err(Errno::EINVAL),
+        }
+    }
+    let daddr = match sin6 {
+        Some(d) => d,
+        None => {
+            if s.state() != TcpState::Established {
+                return Err(Errno::EDESTADDRREQ);
+            }
+            c.raddr
+        }
+    };
+    if daddr.is_v4() {
+        // The v4-mapped destination becomes a sockaddr_in for udp_sendmsg.
+        if c.opts.v6only {
+            return Err(Errno::ENETUNREACH);
+        }
+        let sin = daddr.to_addr(AF_INET);
+        return udp_v4_daddr(s, c, Some(sin.as_bytes()), len, oob);
+    }
+    if sin6.is_some() && daddr.port == 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(daddr)
+}
+
+/// `udp_sendmsg` / `udpv6_sendmsg`.
+fn udp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
+    ktrace!("inet_sendmsg -> udp_sendmsg");
+    let s = sh(host, id);
+    let len = queue::iov_len(&msg.iov);
     let oob = msg.flags & libc::MSG_OOB != 0;
     with_host(host, |g| {
-        let family = g.socks[id.idx()].family;
-        // udp_sendmsg: "Mirror BSD error message compatibility". udpv6_sendmsg
-        // has no such check; only what it hands to udp_sendmsg (a v4-mapped
-        // destination) gets it, below.
-        if oob && family == AF_INET {
-            return Err(Errno::EOPNOTSUPP);
+        inet_send_prepare(host, g, id)?;
+        let c = &g.socks[id.idx()];
+        let family = c.family;
+        // sendto() with a name of length 0 still passes a name (which
+        // fails the length checks); sendmsg() with msg_namelen 0 has none.
+        let name = msg.name;
+        let dst = if family == AF_INET {
+            udp_v4_daddr(s, c, name, len, oob)?
+        } else {
+            udpv6_daddr(s, c, name, len, oob)?
+        };
+        // Routing: the broadcast permission (RTCF_BROADCAST), then whether
+        // the destination is reachable on this host at all.
+        if dst.is_v4_broadcast() && !c.opts.broadcast {
+            return Err(Errno::EACCES);
+        }
+        let nowhere = !dst.is_local();
+        if nowhere && !(dst.is_v4_broadcast() || dst.is_multicast()) {
+            return Err(crate::config::nonlocal_errno());
+        }
+        // ip_make_skb / ip6_make_skb: the datagram must fit an IP packet,
+        // then sock_alloc_send_skb reports a pending error or SEND_SHUTDOWN.
+        let max = if dst.is_v4() { 65507 } else { 65527 };
+        if len > max {
+            return Err(Errno::EMSGSIZE);
         }
         if let Some(e) = s.take_err() {
             return Err(e);
         }
-        let dst = match msg.name {
-            Some(n) if !n.is_empty() => {
-                let c = &g.socks[id.idx()];
-                let d = if family == AF_INET {
-                    if n.len() < 16 {
-                        return Err(Errno::EINVAL);
-                    }
-                    let f = family_of(n);
-                    if f != AF_INET && f != libc::AF_UNSPEC as u16 {
-                        return Err(Errno::EAFNOSUPPORT);
-                    }
-                    InetAddr::v4([n[4], n[5], n[6], n[7]], u16::from_be_bytes([n[2], n[3]]))
-                } else {
-                    if n.len() < 24 {
-                        return Err(Errno::EINVAL);
-                    }
-                    if family_of(n) != AF_INET6 {
-                        return Err(Errno::EAFNOSUPPORT);
-                    }
-                    let d = InetAddr::parse(n).expect("length checked");
-                    if d.is_v4() && c.opts.v6only {
-                        return Err(Errno::ENETUNREACH);
-                    }
-                    d
-                };
-                if d.port == 0 {
-                    return Err(Errno::EINVAL);
-                }
-                d
-            }
-            _ => {
-                if s.state() != TcpState::Established {
-                    return Err(Errno::EDESTADDRREQ);
-                }
-                g.socks[id.idx()].raddr
-            }
-        };
-        if oob && dst.is_v4() {
-            return Err(Errno::EOPNOTSUPP);
+        if s.shutdown() & SEND_SHUTDOWN != 0 {
+            return Err(Errno::EPIPE);
         }
-        let max = if family == AF_INET || dst.is_v4() { 65507 } else { 65527 };
-        if len > max {
-            return Err(Errno::EMSGSIZE);
-        }
-        if dst.is_v4_broadcast() && !g.socks[id.idx()].opts.broadcast {
-            return Err(Errno::EACCES);
-        }
-        if !dst.is_local() {
-            if dst.is_v4_broadcast() || dst.is_multicast() {
-                // Nobody else is on this host's lo: the datagram goes nowhere.
-                inet_autobind(host, g, id)?;
-                return Ok(len);
-            }
-            return Err(crate::config::nonlocal_errno());
+        if nowhere {
+            // Nobody else is on this host's lo: the datagram goes nowhere.
+            return Ok(len);
         }
         let dst = route_dst(dst);
-        inet_autobind(host, g, id)?;
-        let c = &g.socks[id.idx()];
         let mut src = source_for(c, &dst);
         src.port = c.num;
         let rcv = udp_lookup(g, &dst, &src);
@@ -1813,20 +1878,29 @@ fn udp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
                 let from = src.to_addr(AF_INET6);
                 let limit = rs.rcvbuf.load(Ordering::Relaxed) as usize;
                 let q = queue::first_record_len(host, r);
-                let used = rs.rx.lock().used();
+                let used = rs.rx.lock().used() + super::icmp::errq_bytes(host, r);
                 if used <= limit && (q.0 as usize) < 100_000 {
-                    let cred = c.cred;
-                    if queue::record_put(host, r, cred, &from, &[], &msg.iov) {
+                    let rc = &g.socks[r.idx()];
+                    // What the receive path leaves in the skb: a timestamp
+                    // when somebody wants one (netstamp_needed), the IP
+                    // header's destination, ipv4_pktinfo_prepare / IP6CB.
+                    let meta = queue::RecMeta {
+                        tstamp: if rc.opts.rcvtstamp { super::cmsg::net_timestamp() } else { 0 },
+                        daddr: dst.ip,
+                        iif: super::cmsg::pktinfo_prepare(rc.family, &rc.inet, dst.is_v4()),
+                        _pad: 0,
+                    };
+                    if queue::record_put_meta(host, r, c.cred, &from, &msg.iov, meta) {
                         rs.wq.wake();
                     }
                 }
             }
             None => {
-                // ICMP port unreachable: a connected socket learns of it.
+                // ICMP port unreachable, back to the socket the error
+                // lookup finds for the datagram's source.
                 ktrace!("udp: no socket -> icmp_send(PORT_UNREACH) -> __udp4_lib_err");
-                if s.state() == TcpState::Established {
-                    s.err.store(libc::ECONNREFUSED, Ordering::Release);
-                    s.wq.wake();
+                if let Some(victim) = udp_lookup(g, &src, &dst) {
+                    super::icmp::udp_port_unreach(host, g, victim, &src, &dst, &msg.iov);
                 }
             }
         }
@@ -1839,13 +1913,23 @@ fn udp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
     ktrace!("udp_recvmsg");
     let s = sh(host, id);
     let flags = msg.flags;
+    let (family, opts, inet) = with_host(host, |g| {
+        let c = &g.socks[id.idx()];
+        (c.family, c.opts, c.inet)
+    });
+    if flags & libc::MSG_ERRQUEUE != 0 {
+        ktrace!("{}", if family == AF_INET { "ip_recv_error" } else { "ipv6_recv_error" });
+        return super::icmp::inet_recv_error(host, id, msg, family, &opts, &inet);
+    }
     if flags & libc::MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
     let peek = flags & libc::MSG_PEEK != 0;
     let nonblock = flags & libc::MSG_DONTWAIT != 0;
     let deadline = SockShared::deadline(&s.rcvtimeo_us);
-    let family = with_host(host, |g| g.socks[id.idx()].family);
+    // __skb_recv_udp: sock_error, the queue, and only a receive that would
+    // wait (__skb_wait_for_more_packets) ends with 0 on RCV_SHUTDOWN; a
+    // non-blocking one gets EAGAIN.
     let rec = wait_event(host, &s.wq, nonblock, deadline, || {
         if let Some(e) = s.take_err() {
             return Err(e);
@@ -1853,7 +1937,7 @@ fn udp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
         if let Some(r) = queue::record_take(host, id, &mut msg.iov, peek) {
             return Ok(Some(r));
         }
-        if s.shutdown() & RCV_SHUTDOWN != 0 {
+        if !nonblock && s.shutdown() & RCV_SHUTDOWN != 0 {
             return Err(Errno(0));
         }
         Ok(None)
@@ -1863,12 +1947,21 @@ fn udp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
         Err(Errno(0)) => return Ok(0),
         Err(e) => return Err(e),
     };
-    if let Some(a) = InetAddr::parse(rec.from.as_bytes()) {
-        msg.name = Some(a.to_addr(family));
-    }
     if rec.copied < rec.len {
         msg.msg_flags |= libc::MSG_TRUNC;
     }
+    // sock_recv_cmsgs, the address, then the IP-level control messages.
+    super::cmsg::sock_recv_timestamp(msg, &opts, rec.meta.tstamp);
+    let from = InetAddr::parse(rec.from.as_bytes());
+    if let Some(a) = from {
+        msg.name = Some(a.to_addr(family));
+    }
+    let v4_packet = from.is_none_or(|a| a.is_v4());
+    if family == AF_INET6 {
+        super::cmsg::ip6_datagram_recv_common_ctl(msg, &inet, &rec.meta);
+    }
+    if v4_packet {
+        super::cmsg::ip_cmsg_recv_offset(msg, &inet, &rec.meta);
+    }
     Ok(if flags & libc::MSG_TRUNC != 0 { rec.len } else { rec.copied })
 }
-

@@ -430,7 +430,13 @@ fn ip_setsockopt(host: &Host, g: &mut HostState, id: SockId, level: i32, name: i
         libc::IP_PKTINFO => i.pktinfo = v != 0,
         libc::IP_RECVTTL => i.recvttl = v != 0,
         libc::IP_RECVTOS => i.recvtos = v != 0,
-        libc::IP_RECVERR => i.recverr = v != 0,
+        libc::IP_RECVERR => {
+            i.recverr = v != 0;
+            if v == 0 {
+                // skb_queue_purge(&sk->sk_error_queue)
+                super::icmp::errq_purge(host, id);
+            }
+        }
         libc::IP_FREEBIND => {
             if optlen < 1 {
                 return Err(Errno::EINVAL);
@@ -614,6 +620,10 @@ fn ipv6_setsockopt(host: &Host, g: &mut HostState, id: SockId, level: i32, name:
                 return Err(Errno::EINVAL);
             }
             i.recverr6 = on;
+            if !on {
+                // skb_queue_purge(&sk->sk_error_queue)
+                super::icmp::errq_purge(host, id);
+            }
         }
         libc::IPV6_MTU_DISCOVER => {
             if short || !(libc::IPV6_PMTUDISC_DONT..=IPV6_PMTUDISC_OMIT).contains(&v) {

@@ -16,13 +16,18 @@
 //!   against it (inet_addr_type, ipv6_addr_type, ipv6_chk_addr).
 //! - `inet_timewait`: TIME_WAIT entries (inet_timewait_sock.c) that keep a
 //!   closed connection's port.
+//! - `icmp`: ICMP errors for UDP and the socket error queue (icmp.c,
+//!   `__udp4_lib_err`, `ip_icmp_error`/`ip_recv_error` and the IPv6 twins).
+//! - `cmsg`: receive-side control messages (timestamps, IP(V6)_PKTINFO).
 //! - `skb`: skb truesize and the sender's sk_wmem_alloc (what AF_UNIX charges).
 //!
 //! Everything here is safe Rust working on the shared `Host`; user memory
 //! never reaches this layer except as slices the FFI layer checked.
 
 pub mod addr;
+pub mod cmsg;
 pub mod dev;
+pub mod icmp;
 pub mod skb;
 pub mod inet;
 pub mod inet_sockopt;

@@ -147,6 +147,24 @@ pub struct RecHdr {
     /// AF_UNIX: the skb's truesize, charged to `owner` until it is freed.
     pub truesize: u32,
     pub owner: Owner,
+    /// What an inet datagram's skb carries for the receiver's control
+    /// messages (zero for AF_UNIX records).
+    pub meta: RecMeta,
+}
+
+/// The parts of an inet datagram's skb that `recvmsg` control messages
+/// report: `skb->tstamp`, the IP header's destination, and the
+/// `PKTINFO_SKB_CB` / `IP6CB` input interface.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct RecMeta {
+    /// `skb->tstamp` in ns since the epoch (CLOCK_REALTIME); 0: not stamped.
+    pub tstamp: u64,
+    /// `ip_hdr(skb)->daddr` / `ipv6_hdr(skb)->daddr`, v4-mapped for IPv4.
+    pub daddr: [u8; 16],
+    /// The input interface the receive path recorded (0: none prepared).
+    pub iif: i32,
+    pub _pad: u32,
 }
 
 const HDR: usize = core::mem::size_of::<RecHdr>();
@@ -168,6 +186,9 @@ fn hdr_bytes(h: &RecHdr) -> [u8; HDR] {
     b[20..24].copy_from_slice(&h.truesize.to_ne_bytes());
     b[24..28].copy_from_slice(&h.owner.sk.to_ne_bytes());
     b[28..32].copy_from_slice(&h.owner.gen.to_ne_bytes());
+    b[32..40].copy_from_slice(&h.meta.tstamp.to_ne_bytes());
+    b[40..56].copy_from_slice(&h.meta.daddr);
+    b[56..60].copy_from_slice(&h.meta.iif.to_ne_bytes());
     b
 }
 
@@ -180,6 +201,16 @@ fn hdr_from(b: &[u8; HDR]) -> RecHdr {
         cred: Cred { pid: u32_at(8) as i32, uid: u32_at(12), gid: u32_at(16) },
         truesize: u32_at(20),
         owner: Owner { sk: u32_at(24), gen: u32_at(28) },
+        meta: RecMeta {
+            tstamp: u64::from_ne_bytes([b[32], b[33], b[34], b[35], b[36], b[37], b[38], b[39]]),
+            daddr: {
+                let mut d = [0u8; 16];
+                d.copy_from_slice(&b[40..56]);
+                d
+            },
+            iif: u32_at(56) as i32,
+            _pad: 0,
+        },
     }
 }
 
@@ -206,6 +237,27 @@ pub fn record_put_owned(
     iov: &[&[u8]],
     charge: Option<(SockId, usize)>,
 ) -> bool {
+    record_put_full(host, to, cred, from, fp, iov, charge, RecMeta::default())
+}
+
+/// `record_put` of an inet datagram with what its skb carries for the
+/// receiver's control messages (`skb->tstamp`, the destination address, the
+/// input interface).
+pub fn record_put_meta(host: &Host, to: SockId, cred: Cred, from: &Addr, iov: &[&[u8]], meta: RecMeta) -> bool {
+    record_put_full(host, to, cred, from, None, iov, None, meta)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record_put_full(
+    host: &Host,
+    to: SockId,
+    cred: Cred,
+    from: &Addr,
+    fp: Option<&ScmFpList>,
+    iov: &[&[u8]],
+    charge: Option<(SockId, usize)>,
+    meta: RecMeta,
+) -> bool {
     let len = iov_len(iov);
     let raw = fp.map_or(0, |f| f.raw_count());
     let size = rec_size(from.len as usize, raw as usize, len);
@@ -219,7 +271,7 @@ pub fn record_put_owned(
         Some((sk, ts)) => (ts as u32, skb::skb_set_owner_w(host, sk, ts)),
         None => (0, Owner::default()),
     };
-    let h = RecHdr { len: len as u32, addr_len: from.len as u16, nsocks: raw as u16, cred, truesize, owner };
+    let h = RecHdr { len: len as u32, addr_len: from.len as u16, nsocks: raw as u16, cred, truesize, owner, meta };
     let mut pos = q.tail;
     ring.write_at(pos, &hdr_bytes(&h));
     pos += HDR as u64;
@@ -246,6 +298,8 @@ pub struct Record {
     pub cred: Cred,
     /// `UNIXCB(skb).fp`.
     pub fp: Option<ScmFpList>,
+    /// What the skb carries for control messages (inet datagrams).
+    pub meta: RecMeta,
 }
 
 /// Takes (or peeks) the first record, copying its payload into `iov`.
@@ -307,7 +361,7 @@ pub fn record_take_at(host: &Host, me: SockId, iov: &mut [&mut [u8]], peek: bool
         // kfree_skb / consume_skb -> sock_wfree
         skb::sock_wfree(host, h.owner, h.truesize);
     }
-    Some((Record { len: h.len as usize, copied, from, cred: h.cred, fp }, skip))
+    Some((Record { len: h.len as usize, copied, from, cred: h.cred, fp, meta: h.meta }, skip))
 }
 
 /// Payload bytes of every queued record (unix_inq_len on SOCK_SEQPACKET).

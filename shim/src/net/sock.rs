@@ -236,10 +236,6 @@ pub struct SockCtl {
     /// AF_UNIX: the name is in the table (bound here, not inherited by
     /// an accepted socket from its listener).
     pub unix_hashed: bool,
-    /// TCP: the socket went into the established hash once (a connect's
-    /// `inet_hash_connect`, or an accepted child); such a socket can no
-    /// longer listen (see `inet_listen`).
-    pub ehashed: bool,
     /// AF_INET/AF_INET6: the IP, IPv6, TCP and UDP option state.
     pub inet: InetOpts,
     /// AF_UNIX path bind: a hash of the inode's file handle (inode number
@@ -522,6 +518,9 @@ pub struct SockShared {
     /// TCP: the 4-tuple and emulated snd_nxt/rcv_nxt the capture writes
     /// (`pcap`; untouched unless NETSHIM_PCAP is set).
     pub wire: crate::pcap::TcpWire,
+    /// Entries in the error queue (`sk_error_queue`, see `icmp`), changed
+    /// under that queue's lock; read lock-free by poll.
+    pub errq_len: AtomicU32,
 }
 
 /// `sock_flag(sk, SOCK_DEAD)`: the socket was released (its file closed).

@@ -150,7 +150,6 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
         userlocks: 0,
         pending_since: 0,
         unix_hashed: false,
-        ehashed: false,
         inet: Default::default(),
         path_fh: 0,
         unix_inflight: 0,
@@ -185,6 +184,7 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
     // generation), sk_peek_off at -1.
     sh.sk_wmem_alloc.store((gen as u64) << 32, Ordering::Release);
     sh.sk_peek_off.store(-1, Ordering::Relaxed);
+    sh.errq_len.store(0, Ordering::Release);
     g.nsocks_hw = g.nsocks_hw.max(idx as u32 + 1);
     Ok(id)
 }

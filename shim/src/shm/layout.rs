@@ -2,13 +2,14 @@
 
 use super::mutex::ShmMutex;
 use crate::errno::{Errno, KResult};
+use crate::net::icmp::ErrQueue;
 use crate::net::sock::{SockCtl, SockShared};
 use crate::task::{ProcCtl, ProcFds};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Bump when the layout changes: the version is part of the file name, so
 /// old and new builds never share a mapping.
-pub const LAYOUT_VERSION: u32 = 9;
+pub const LAYOUT_VERSION: u32 = 10;
 const MAGIC: u64 = u64::from_le_bytes(*b"netshim\x01");
 
 /// How many sockets a namespace holds at once.
@@ -67,7 +68,11 @@ const FDS_SIZE: usize = align(core::mem::size_of::<ProcFds>() * MAX_PROCS);
 const WAITERS_OFF: usize = FDS_OFF + FDS_SIZE;
 const WAITERS_SIZE: usize = align(core::mem::size_of::<super::waiter::Waiter>() * super::waiter::MAX_WAITERS);
 const RINGS_OFF: usize = WAITERS_OFF + WAITERS_SIZE;
-pub const TOTAL_SIZE: usize = RINGS_OFF + RING_SIZE * MAX_SOCKS;
+const RINGS_SIZE: usize = RING_SIZE * MAX_SOCKS;
+/// Each socket's error queue (`sk_error_queue`), after the rings.
+const ERRQ_OFF: usize = RINGS_OFF + RINGS_SIZE;
+const ERRQ_SIZE: usize = align(core::mem::size_of::<ShmMutex<ErrQueue>>() * MAX_SOCKS);
+pub const TOTAL_SIZE: usize = ERRQ_OFF + ERRQ_SIZE;
 
 /// A process's view of the mapping. Created once; lives for the process.
 pub struct Host {
@@ -113,6 +118,15 @@ impl Host {
         // SAFETY: ring `idx` is RING_SIZE bytes inside the mapping; its bytes
         // are only touched under that socket's receive-queue lock.
         unsafe { super::ring::RingMem::new(self.base.add(RINGS_OFF + idx * RING_SIZE), RING_SIZE) }
+    }
+
+    /// The error queue (`sk_error_queue`) of socket `idx`.
+    pub fn errq(&self, idx: usize) -> &ShmMutex<ErrQueue> {
+        assert!(idx < MAX_SOCKS);
+        // SAFETY: the area holds MAX_SOCKS zero-valid ShmMutex<ErrQueue>
+        // (a lock word and plain integers and bytes), each aligned as the
+        // array stride keeps it; the mapping lives as long as the process.
+        unsafe { &*(self.base.add(ERRQ_OFF) as *const ShmMutex<ErrQueue>).add(idx) }
     }
 
     /// The file of namespace `ns` of the calling user.
