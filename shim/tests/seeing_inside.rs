@@ -15,9 +15,12 @@
 //!   unix_find_other; the program leaves a socket open at exit (the exit
 //!   handlers log after TLS destruction: this used to abort); with
 //!   `--trace-file` the lines reach the file although the program closed
-//!   its stderr.
+//!   its stderr. The seed client's whole conversation (socket, connect,
+//!   write, read, close on its socket) traced under the shim equals
+//!   strace's lines of the same conversation on the kernel.
 //! - `netshim ss -a -t -p` while the seed server and a connected seed
-//!   client run: the LISTEN line and both ESTAB lines, owners included.
+//!   client run: the LISTEN line and both ESTAB lines, owners included,
+//!   laid out as ss does; `-axtup` with an AF_UNIX listener.
 //! - pcap: the seed server/client conversation on 127.0.0.1 and on ::1
 //!   under `netshim run --pcap`, read back by tshark: per connection SYN,
 //!   SYN-ACK, ACK, each side's 1024 bytes exactly as the programs sent
@@ -264,6 +267,98 @@ fn trace_lines_are_strace_lines() {
     let want2 = want.replacen("connect(3,", "connect(2,", 1);
     assert!(t.lines().any(|l| l.starts_with("[pid ") && l.ends_with(&format!("] {want2}"))), "the trace file lacks the connect line {want2:?}:\n{t}");
     assert!(text(&out).1.is_empty(), "trace lines on stderr with --trace-file");
+}
+
+/// The seed client's socket calls, traced under the shim, read as strace
+/// prints them for the same conversation on the kernel: socket, connect,
+/// write and read (buffers quoted and cut at 32 bytes), close.
+#[test]
+fn the_seed_clients_trace_reads_as_strace() {
+    need("strace");
+    let sc = Scratch::new("client-trace");
+    // A port free on the kernel (for the native run) is free in the fresh
+    // namespace too.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let answers = b"answer one\nanswer two\n";
+    let input = b"hello one\nhello two\nq\n";
+    let conversation = |shim: bool| -> String {
+        let mut srv = if shim { netshim() } else { Command::new("env") };
+        if shim {
+            srv.args(["run", "--ns", &sc.ns, "--"]);
+        }
+        let mut server = srv.arg(seed("server")).args(["127.0.0.1", &port]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        server.stdin.take().unwrap().write_all(answers).unwrap();
+        let server = Reap(server);
+        wait_for("the server", || {
+            if shim {
+                ss(&sc.ns, "-tl").contains(&format!("127.0.0.1:{port}"))
+            } else {
+                std::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap())).is_err()
+            }
+        });
+        let st_out = sc.path("client.strace");
+        let mut cli = if shim {
+            let mut c = netshim();
+            c.args(["run", "--ns", &sc.ns, "--trace", "--"]);
+            c
+        } else {
+            let mut c = Command::new("strace");
+            c.args(["-qq", "-e", "trace=socket,connect,read,write,close", "-o"]).arg(&st_out);
+            c
+        };
+        let mut client = cli.arg(seed("client")).args(["127.0.0.1", &port]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        client.stdin.take().unwrap().write_all(input).unwrap();
+        let out = client.wait_with_output().unwrap();
+        assert!(out.status.success(), "client (shim: {shim}): {}", text(&out).1);
+        drop(server);
+        let lines = if shim { text(&out).1 } else { std::fs::read_to_string(&st_out).unwrap() };
+        // The calls on the client's socket (fd 3), from its first socket().
+        let mut v: Vec<String> = Vec::new();
+        for l in lines.lines() {
+            let l = match l.strip_prefix("[pid ") {
+                Some(rest) => match rest.split_once("] ") {
+                    Some((_, call)) if !call.starts_with(' ') => call,
+                    _ => continue,
+                },
+                None => l,
+            };
+            if l.starts_with("socket(") || (!v.is_empty() && (l.starts_with("connect(3,") || l.starts_with("read(3,") || l.starts_with("write(3,") || l.starts_with("close(3)"))) {
+                v.push(unpad(l));
+            }
+        }
+        v.join("\n")
+    };
+    let ours = conversation(true);
+    let kernel = conversation(false);
+    assert!(ours.contains("write(3, \"hello one\\n\\0"), "no traced write of the first message:\n{ours}");
+    assert_eq!(ours, kernel, "the shim's trace of the seed client vs strace on the kernel");
+}
+
+/// `netshim ss -axtup` (several kinds: the Netid column) lists an AF_UNIX
+/// listener with its path, inode and owner.
+#[test]
+fn ss_lists_unix_sockets() {
+    let sc = Scratch::new("ss-unix");
+    let path = sc.path("u.sock");
+    let p = path.to_str().unwrap().to_string();
+    let server = netshim().args(["run", "--ns", &sc.ns, "--"]).arg(seed("unix_server")).arg(&path).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let pid = server.id();
+    let _server = Reap(server);
+    let owner = format!("users:((\"unix_server\",pid={pid},fd=3))");
+    let t0 = Instant::now();
+    loop {
+        let table = ss(&sc.ns, "-axtup");
+        let found = table.lines().any(|l| {
+            let c = cols(l);
+            c.len() == 9 && c[..4] == ["u_str", "LISTEN", "0", "1024"] && c[4] == p && c[5].parse::<u32>().is_ok() && c[6..] == ["*", "0", owner.as_str()]
+        });
+        if found {
+            assert!(table.starts_with("Netid State"), "the Netid column:\n{table}");
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(15), "no u_str LISTEN line for {p} owned by unix_server:\n{table}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 // ----- ss and the TCP capture ------------------------------------------------------------
