@@ -42,6 +42,9 @@ thread_local! {
     /// The return value of the call being traced (read by argument
     /// formatters that print what the call wrote, as strace does on exit).
     static RET: Cell<i64> = const { Cell::new(0) };
+    /// How the return value reads when strace decodes it (`0x2 (flags
+    /// O_RDWR)` for F_GETFL), set by the argument formatter.
+    static RET_TEXT: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 /// The path of calls made after this thread's TLS was torn down (the
@@ -102,12 +105,22 @@ pub fn calls_enabled() -> bool {
 /// Sets the return value the argument formatters of this call see.
 pub fn set_ret(v: i64) {
     let _ = RET.try_with(|r| r.set(v));
+    let _ = RET_TEXT.try_with(|r| r.take());
 }
 
 /// The return value of the call being traced (bytes read, for instance);
 /// negative when it failed.
 pub fn ret() -> i64 {
     RET.try_with(|r| r.get()).unwrap_or(-1)
+}
+
+/// Shows the return value of the call being traced as `t`.
+pub fn set_ret_text(t: String) {
+    let _ = RET_TEXT.try_with(|r| r.replace(Some(t)));
+}
+
+fn take_ret_text() -> Option<String> {
+    RET_TEXT.try_with(|r| r.take()).ok().flatten()
 }
 
 /// `[pid N]`: the thread id, as `strace -f` labels lines.
@@ -121,7 +134,10 @@ pub fn call(name: &str, args: &str, ret: i64, err: Option<crate::errno::Errno>, 
     let tag = if emulated { "" } else { " [kernel]" };
     match err {
         Some(e) => log::debug!(target: "netshim::call", "[pid {pid}] {name}({args}) = -1 {e}{tag}"),
-        None => log::debug!(target: "netshim::call", "[pid {pid}] {name}({args}) = {ret}{tag}"),
+        None => {
+            let shown = take_ret_text().unwrap_or_else(|| ret.to_string());
+            log::debug!(target: "netshim::call", "[pid {pid}] {name}({args}) = {shown}{tag}")
+        }
     }
     path_line(pid);
 }
@@ -739,6 +755,12 @@ pub fn fmt_msghdr(m: usize, received: Option<usize>) -> String {
 
 /// fcntl's command and argument: `F_SETFL, O_RDWR|O_NONBLOCK`, `F_GETFL`.
 pub fn fmt_fcntl(fd: i32, cmd: i32, arg: u64) -> String {
+    let r = ret();
+    match cmd {
+        libc::F_GETFL if r >= 0 => set_ret_text(format!("{r:#x} (flags {})", fmt_open_flags(r as i32))),
+        libc::F_GETFD if r > 0 => set_ret_text(format!("{r:#x} (flags {})", if r as i32 & libc::FD_CLOEXEC != 0 { "FD_CLOEXEC" } else { "0" })),
+        _ => {}
+    }
     match cmd {
         libc::F_GETFL => format!("{fd}, F_GETFL"),
         libc::F_GETFD => format!("{fd}, F_GETFD"),

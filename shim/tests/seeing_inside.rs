@@ -17,7 +17,10 @@
 //!   `--trace-file` the lines reach the file although the program closed
 //!   its stderr. The seed client's whole conversation (socket, connect,
 //!   write, read, close on its socket) traced under the shim equals
-//!   strace's lines of the same conversation on the kernel.
+//!   strace's lines of the same conversation on the kernel, and so do
+//!   18 calls whose arguments strace decodes (msghdr with SCM_RIGHTS,
+//!   fcntl and ioctl, socket options, shutdown, accept4/dup3 flags, an
+//!   abstract name).
 //! - `netshim ss -a -t -p` while the seed server and a connected seed
 //!   client run: the LISTEN line and both ESTAB lines, owners included,
 //!   laid out as ss does; `-axtup` with an AF_UNIX listener.
@@ -97,12 +100,17 @@ impl Drop for Reap {
 
 /// The small C program the trace and UDP checks run (built with cc).
 const PROBE_C: &str = r#"
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -182,7 +190,57 @@ int main(int argc, char **argv) {
         sendto(s, "nobody", 6, 0, (struct sockaddr *)&closed, al);
         return 0;
     }
-    fprintf(stderr, "usage: probe refused PATH [close-stderr] | udp-server IP PORT N | udp-client IP PORT\n");
+    if (argc >= 2 && strcmp(argv[1], "calls") == 0) {
+        /* Calls whose arguments strace decodes; nothing on stdout. */
+        int sv[2];
+        socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv);
+        char buf[] = "msg\x01\xff", c[CMSG_SPACE(sizeof(int))];
+        memset(c, 0, sizeof c);
+        struct iovec iov = {buf, 5};
+        struct msghdr m = {0};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = c;
+        m.msg_controllen = sizeof c;
+        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), &sv[0], sizeof(int));
+        sendmsg(sv[0], &m, MSG_DONTWAIT);
+        char rb[16], rc[64];
+        struct iovec riov = {rb, sizeof rb};
+        struct msghdr r = {0};
+        r.msg_iov = &riov;
+        r.msg_iovlen = 1;
+        r.msg_control = rc;
+        r.msg_controllen = sizeof rc;
+        recvmsg(sv[1], &r, 0);
+        int fl = fcntl(sv[0], F_GETFL);
+        fcntl(sv[0], F_SETFL, fl | O_NONBLOCK);
+        int one = 1, n, e;
+        ioctl(sv[1], FIONBIO, &one);
+        ioctl(sv[1], FIONREAD, &n);
+        int s = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        struct linger lg = {1, 0};
+        setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        socklen_t el = sizeof e;
+        getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el);
+        struct sockaddr_storage a;
+        socklen_t al = inet_addr_of("::1", 0, &a);
+        bind(s, (struct sockaddr *)&a, al);
+        shutdown(sv[0], SHUT_WR);
+        accept4(sv[1], NULL, NULL, SOCK_CLOEXEC);
+        dup3(sv[0], 20, O_CLOEXEC);
+        sendto(sv[0], "x", 1, MSG_NOSIGNAL, NULL, 0);
+        struct sockaddr_un u = {AF_UNIX, ""};
+        memcpy(u.sun_path, "\0abstract", 9);
+        int d = socket(AF_UNIX, SOCK_DGRAM, 0);
+        bind(d, (struct sockaddr *)&u, offsetof(struct sockaddr_un, sun_path) + 9);
+        return 0;
+    }
+    fprintf(stderr, "usage: probe calls | refused PATH [close-stderr] | udp-server IP PORT N | udp-client IP PORT\n");
     return 2;
 }
 "#;
@@ -359,6 +417,31 @@ fn ss_lists_unix_sockets() {
         assert!(t0.elapsed() < Duration::from_secs(15), "no u_str LISTEN line for {p} owned by unix_server:\n{table}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Calls whose arguments strace decodes (msghdr with SCM_RIGHTS, fcntl
+/// flags, ioctl, socket options, shutdown, accept4 and dup3 flags, an
+/// abstract name) read the same in the shim's trace and in strace's.
+#[test]
+fn decoded_arguments_read_as_strace() {
+    need("strace");
+    let sc = Scratch::new("calls");
+    let out = netshim().args(["run", "--ns", &sc.ns, "--trace", "--"]).arg(probe()).arg("calls").output().unwrap();
+    let (_, se) = text(&out);
+    assert!(out.status.success(), "{se}");
+    let ours: Vec<String> = se
+        .lines()
+        .filter_map(|l| l.strip_prefix("[pid ").and_then(|r| r.split_once("] ")).map(|(_, c)| c))
+        .filter(|c| !c.starts_with(' ') && !c.starts_with("+++") && !c.starts_with("close("))
+        .map(str::to_string)
+        .collect();
+    let st_out = sc.path("calls.strace");
+    let o = Command::new("strace").args(["-qq", "-e", "trace=%network,fcntl,ioctl,dup3", "-o"]).arg(&st_out).arg(probe()).arg("calls").output().unwrap();
+    assert!(o.status.success(), "{}", text(&o).1);
+    let st = std::fs::read_to_string(&st_out).unwrap();
+    let kernel: Vec<String> = st.lines().skip_while(|l| !l.starts_with("socketpair(")).filter(|l| !l.starts_with("+++")).map(unpad).collect();
+    assert_eq!(ours.len(), 18, "the probe's 18 socket calls:\n{se}");
+    assert_eq!(ours, kernel, "the shim's trace vs strace on the kernel");
 }
 
 // ----- ss and the TCP capture ------------------------------------------------------------
