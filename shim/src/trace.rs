@@ -183,12 +183,19 @@ fn open_trace_file() -> Option<i32> {
 }
 
 /// Where a line goes now: the trace file (opened again if the program
-/// closed or replaced our fd), or fd 2 unless it is an emulated socket.
+/// closed or replaced our fd), else fd 2 unless it is an emulated socket.
 fn sink_fd() -> Option<i32> {
     if FILE_PATH.get().is_some() {
         let fd = FILE_FD.load(Ordering::Relaxed);
         let ours = fd >= 0 && matches!(crate::sys::fstat_id(fd), Ok((d, i, _)) if d.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ i == FILE_ID.load(Ordering::Relaxed));
-        return if ours { Some(fd) } else { open_trace_file() };
+        if ours {
+            return Some(fd);
+        }
+        if let Some(fd) = open_trace_file() {
+            return Some(fd);
+        }
+        // The file cannot be opened (a read-only directory, a chroot...):
+        // fd 2 rather than nothing.
     }
     match crate::ffi::attached_host() {
         Some(h) if crate::task::lookup(h, 2).is_some() => None,
