@@ -13,9 +13,13 @@ HARNESS := target/release/harness
 all: build
 
 # Debian packages the project needs (a fresh machine has the Rust toolchain
-# and gcc; strace shows the demo makes no kernel socket). The second line is
-# what the real-program scenarios of tests/programs run.
-DEB_PACKAGES := make gcc g++ libc6-dev strace \
+# and gcc; strace shows the demo makes no kernel socket, and is what the
+# trace test compares the shim's trace lines with; tshark reads back the
+# pcap captures in shim/tests/seeing_inside.rs: installed non-interactively,
+# its debconf question (wireshark-common/install-setuid) keeps the default,
+# no setuid dumpcap, which reading a file does not need). The second line
+# is what the real-program scenarios of tests/programs run.
+DEB_PACKAGES := make gcc g++ libc6-dev strace tshark \
 	redis-server redis-tools nginx-light curl wrk socat netcat-openbsd memcached python3
 
 # Packages with a system service (redis, nginx, memcached) must not start

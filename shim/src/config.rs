@@ -8,7 +8,9 @@
 //! | `NETSHIM_NONLOCAL` | connect/send to a non-loopback address: `refuse` (ENETUNREACH) | `refuse` |
 //! | `NETSHIM_TIME_WAIT` | seconds a TCP TIME_WAIT entry holds its port (read in net::inet_timewait) | `60` |
 //! | `NETSHIM_SPIN` | spins before a blocked call sleeps (read in net::sock) | `4000` |
-//! | `NETSHIM_LOG` (or `RUST_LOG`) | env_logger filter; `netshim=debug` traces every call, `netshim=trace` the kernel path too | off |
+//! | `NETSHIM_LOG` (or `RUST_LOG`) | env_logger filter; `netshim=debug` traces every call, `netshim=trace` the kernel path too (read in trace) | off |
+//! | `NETSHIM_TRACE_FILE` | append the trace lines to this file instead of fd 2 (read in trace) | unset |
+//! | `NETSHIM_PCAP` | append the emulated TCP/UDP traffic to this pcap file (read in pcap) | unset |
 
 use crate::errno::Errno;
 use once_cell::sync::OnceCell;

@@ -12,7 +12,7 @@ use crate::errno::{Errno, KResult};
 use crate::net::{self, addr::Addr, RecvMsg, SendMsg};
 use crate::shm::Host;
 use crate::task::{self, FdEntry};
-use crate::trace::{family_name, fmt_sockaddr, type_name};
+use crate::trace::{self as tr, family_name, protocol_name, type_name};
 use libc::{c_int, c_long, c_uint, c_ulong, c_void, iovec, msghdr, off_t, pid_t, size_t, sockaddr, socklen_t, ssize_t};
 use std::sync::atomic::Ordering;
 
@@ -41,9 +41,32 @@ fn move_addr_to_user(kaddr: &Addr, uaddr: *mut sockaddr, ulen: *mut socklen_t) -
 }
 
 fn addr_arg(ptr: *const sockaddr, len: socklen_t) -> String {
-    match copy_from_user(ptr as usize, (len as usize).min(128)) {
-        Ok(b) => format!("{}, {}", fmt_sockaddr(&b), len),
-        Err(_) => format!("{ptr:p}, {len}"),
+    tr::fmt_addr_in(ptr as usize, len)
+}
+
+/// The value-result length an address or option call was given (read
+/// before the call, for the trace line's `[in => out]`; only when tracing).
+fn len_in(p: *const socklen_t) -> Option<i32> {
+    if tr::calls_enabled() && !p.is_null() {
+        get_i32(p as usize).ok()
+    } else {
+        None
+    }
+}
+
+/// Whether the traced call succeeded.
+fn traced_ok() -> bool {
+    tr::ret() >= 0
+}
+
+/// A buffer the call filled (read, recv): its bytes up to the count
+/// returned, or the pointer when it failed.
+fn filled_buf(buf: *const c_void) -> String {
+    let r = tr::ret();
+    if r >= 0 {
+        tr::fmt_buf(buf as usize, r as usize)
+    } else {
+        tr::fmt_ptr(buf as usize)
     }
 }
 
@@ -51,7 +74,7 @@ fn addr_arg(ptr: *const sockaddr, len: socklen_t) -> String {
 
 #[no_mangle]
 pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    let args = || format!("{}, {}, {}", family_name(domain), type_name(ty), protocol);
+    let args = || format!("{}, {}, {}", family_name(domain), type_name(ty), protocol_name(domain, protocol));
     match emulating() {
         Some(h) if net::emulates(domain, ty) => run("socket", args, || net::__sys_socket(h, domain, ty, protocol).map(i64::from)),
         _ => trace_real("socket", args, real::socket()(domain, ty, protocol)),
@@ -60,7 +83,13 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
 
 #[no_mangle]
 pub unsafe extern "C" fn socketpair(domain: c_int, ty: c_int, protocol: c_int, sv: *mut c_int) -> c_int {
-    let args = || format!("{}, {}, {}, {sv:p}", family_name(domain), type_name(ty), protocol);
+    let args = || {
+        let pair = match copy_from_user(sv as usize, 8) {
+            Ok(b) if traced_ok() => format!("[{}, {}]", i32::from_ne_bytes([b[0], b[1], b[2], b[3]]), i32::from_ne_bytes([b[4], b[5], b[6], b[7]])),
+            _ => tr::fmt_ptr(sv as usize),
+        };
+        format!("{}, {}, {}, {pair}", family_name(domain), type_name(ty), protocol_name(domain, protocol))
+    };
     match emulating() {
         Some(h) if net::emulates(domain, ty) => run("socketpair", args, || {
             if !plausible(sv as usize, 8) {
@@ -129,21 +158,24 @@ fn do_accept(h: &Host, e: FdEntry, addr: *mut sockaddr, len: *mut socklen_t, fla
 
 #[no_mangle]
 pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
-    let args = || format!("{fd}, {addr:p}, {len:p}");
+    let ulen = len_in(len);
+    let args = || format!("{fd}, {}", tr::fmt_addr_out(addr as usize, len as usize, ulen, traced_ok()));
     let Some((h, e)) = emulated(fd) else { return trace_real("accept", args, real::accept()(fd, addr, len)) };
     run("accept", args, || do_accept(h, e, addr, len, 0))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> c_int {
-    let args = || format!("{fd}, {addr:p}, {len:p}, {}", type_name(flags).trim_start_matches('0'));
+    let ulen = len_in(len);
+    let args = || format!("{fd}, {}, {}", tr::fmt_addr_out(addr as usize, len as usize, ulen, traced_ok()), tr::fmt_sock_flags(flags));
     let Some((h, e)) = emulated(fd) else { return trace_real("accept4", args, real::accept4()(fd, addr, len, flags)) };
     run("accept4", args, || do_accept(h, e, addr, len, flags))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
-    let args = || format!("{fd}, {addr:p}, {len:p}");
+    let ulen = len_in(len);
+    let args = || format!("{fd}, {}", tr::fmt_addr_out(addr as usize, len as usize, ulen, traced_ok()));
     let Some((h, e)) = emulated(fd) else { return trace_real("getsockname", args, real::getsockname()(fd, addr, len)) };
     run("getsockname", args, || {
         let a = net::__sys_getsockname(h, e.sock)?;
@@ -153,7 +185,8 @@ pub unsafe extern "C" fn getsockname(fd: c_int, addr: *mut sockaddr, len: *mut s
 
 #[no_mangle]
 pub unsafe extern "C" fn getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
-    let args = || format!("{fd}, {addr:p}, {len:p}");
+    let ulen = len_in(len);
+    let args = || format!("{fd}, {}", tr::fmt_addr_out(addr as usize, len as usize, ulen, traced_ok()));
     let Some((h, e)) = emulated(fd) else { return trace_real("getpeername", args, real::getpeername()(fd, addr, len)) };
     run("getpeername", args, || {
         let a = net::__sys_getpeername(h, e.sock)?;
@@ -175,7 +208,7 @@ fn getname_out(a: &Addr, addr: *mut sockaddr, len: *mut socklen_t) -> KResult<i6
 
 #[no_mangle]
 pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
-    let args = || format!("{fd}, {how}");
+    let args = || format!("{fd}, {}", tr::fmt_shut(how));
     let Some((h, e)) = emulated(fd) else { return trace_real("shutdown", args, real::shutdown()(fd, how)) };
     run("shutdown", args, || net::__sys_shutdown(h, e.sock, how).map(|_| 0))
 }
@@ -184,7 +217,7 @@ pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn setsockopt(fd: c_int, level: c_int, name: c_int, val: *const c_void, len: socklen_t) -> c_int {
-    let args = || format!("{fd}, {level}, {name}, {val:p}, {len}");
+    let args = || tr::fmt_setsockopt(fd, level, name, val as usize, len);
     let Some((h, e)) = emulated(fd) else { return trace_real("setsockopt", args, real::setsockopt()(fd, level, name, val, len)) };
     run("setsockopt", args, || {
         if (len as i32) < 0 {
@@ -197,7 +230,8 @@ pub unsafe extern "C" fn setsockopt(fd: c_int, level: c_int, name: c_int, val: *
 
 #[no_mangle]
 pub unsafe extern "C" fn getsockopt(fd: c_int, level: c_int, name: c_int, val: *mut c_void, len: *mut socklen_t) -> c_int {
-    let args = || format!("{fd}, {level}, {name}, {val:p}, {len:p}");
+    let ulen = len_in(len);
+    let args = || tr::fmt_getsockopt(fd, level, name, val as usize, len as usize, ulen, traced_ok());
     let Some((h, e)) = emulated(fd) else { return trace_real("getsockopt", args, real::getsockopt()(fd, level, name, val, len)) };
     run("getsockopt", args, || {
         let ulen = get_i32(len as usize)?;
@@ -271,13 +305,13 @@ unsafe fn do_write(h: &Host, e: FdEntry, buf: *const c_void, n: size_t) -> KResu
 #[no_mangle]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
     let Some((h, e)) = emulated(fd) else { return real::read()(fd, buf, n) };
-    run("read", || format!("{fd}, {buf:p}, {n}"), || do_read(h, e, buf, n))
+    run("read", || format!("{fd}, {}, {n}", filled_buf(buf)), || do_read(h, e, buf, n))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t {
     let Some((h, e)) = emulated(fd) else { return real::write()(fd, buf, n) };
-    run("write", || format!("{fd}, {buf:p}, {n}"), || do_write(h, e, buf, n))
+    run("write", || format!("{fd}, {}, {n}", tr::fmt_buf(buf as usize, n)), || do_write(h, e, buf, n))
 }
 
 #[no_mangle]
@@ -287,7 +321,7 @@ pub unsafe extern "C" fn __read_chk(fd: c_int, buf: *mut c_void, n: size_t, bufl
         // _FORTIFY_SOURCE: the same abort glibc's __read_chk performs.
         return real::__read_chk()(fd, buf, n, buflen);
     }
-    run("read", || format!("{fd}, {buf:p}, {n}"), || do_read(h, e, buf, n))
+    run("read", || format!("{fd}, {}, {n}", filled_buf(buf)), || do_read(h, e, buf, n))
 }
 
 unsafe fn iov_in<'a>(iov: *const iovec, cnt: c_int) -> KResult<Vec<&'a [u8]>> {
@@ -307,7 +341,7 @@ unsafe fn iov_out<'a>(iov: *const iovec, cnt: c_int) -> KResult<(Vec<&'a mut [u8
 #[no_mangle]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
     let Some((h, e)) = emulated(fd) else { return real::readv()(fd, iov, cnt) };
-    run("readv", || format!("{fd}, {iov:p}, {cnt}"), || {
+    run("readv", || format!("{fd}, {}, {cnt}", if traced_ok() { tr::fmt_iov(iov as usize, cnt.max(0) as usize, Some(tr::ret() as usize)) } else { tr::fmt_ptr(iov as usize) }), || {
         let v = iov_out(iov, cnt)?;
         if v.1 == 0 && v.0.iter().all(|b| b.is_empty()) {
             return Ok(0);
@@ -319,7 +353,7 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssiz
 #[no_mangle]
 pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
     let Some((h, e)) = emulated(fd) else { return real::writev()(fd, iov, cnt) };
-    run("writev", || format!("{fd}, {iov:p}, {cnt}"), || {
+    run("writev", || format!("{fd}, {}, {cnt}", tr::fmt_iov(iov as usize, cnt.max(0) as usize, None)), || {
         let v = iov_in(iov, cnt)?;
         send_common(h, e, v, None, &[], 0)
     })
@@ -327,7 +361,7 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssi
 
 #[no_mangle]
 pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, n: size_t, flags: c_int) -> ssize_t {
-    let args = || format!("{fd}, {buf:p}, {n}, {flags:#x}");
+    let args = || format!("{fd}, {}, {n}, {}", tr::fmt_buf(buf as usize, n), tr::fmt_msg_flags(flags));
     let Some((h, e)) = emulated(fd) else { return trace_real("send", args, real::send()(fd, buf, n, flags)) };
     run("send", args, || {
         let b = user_slice(buf as *const u8, n)?;
@@ -337,7 +371,7 @@ pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, n: size_t, flags: c
 
 #[no_mangle]
 pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags: c_int, addr: *const sockaddr, alen: socklen_t) -> ssize_t {
-    let args = || format!("{fd}, {buf:p}, {n}, {flags:#x}, {}", if addr.is_null() { "NULL, 0".into() } else { addr_arg(addr, alen) });
+    let args = || format!("{fd}, {}, {n}, {}, {}", tr::fmt_buf(buf as usize, n), tr::fmt_msg_flags(flags), addr_arg(addr, alen));
     let Some((h, e)) = emulated(fd) else { return trace_real("sendto", args, real::sendto()(fd, buf, n, flags, addr, alen)) };
     run("sendto", args, || {
         let b = user_slice(buf as *const u8, n)?;
@@ -358,14 +392,15 @@ unsafe fn do_recvfrom(h: &Host, e: FdEntry, buf: *mut c_void, n: size_t, flags: 
 
 #[no_mangle]
 pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t {
-    let args = || format!("{fd}, {buf:p}, {n}, {flags:#x}");
+    let args = || format!("{fd}, {}, {n}, {}", filled_buf(buf), tr::fmt_msg_flags(flags));
     let Some((h, e)) = emulated(fd) else { return trace_real("recv", args, real::recv()(fd, buf, n, flags)) };
     run("recv", args, || do_recvfrom(h, e, buf, n, flags, core::ptr::null_mut(), core::ptr::null_mut()))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn recvfrom(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int, addr: *mut sockaddr, alen: *mut socklen_t) -> ssize_t {
-    let args = || format!("{fd}, {buf:p}, {n}, {flags:#x}, {addr:p}, {alen:p}");
+    let ulen = len_in(alen);
+    let args = || format!("{fd}, {}, {n}, {}, {}", filled_buf(buf), tr::fmt_msg_flags(flags), tr::fmt_addr_out(addr as usize, alen as usize, ulen, traced_ok()));
     let Some((h, e)) = emulated(fd) else { return trace_real("recvfrom", args, real::recvfrom()(fd, buf, n, flags, addr, alen)) };
     run("recvfrom", args, || do_recvfrom(h, e, buf, n, flags, addr, alen))
 }
@@ -376,7 +411,7 @@ pub unsafe extern "C" fn __recv_chk(fd: c_int, buf: *mut c_void, n: size_t, bufl
     if n > buflen {
         return real::__recv_chk()(fd, buf, n, buflen, flags);
     }
-    run("recv", || format!("{fd}, {buf:p}, {n}, {flags:#x}"), || do_recvfrom(h, e, buf, n, flags, core::ptr::null_mut(), core::ptr::null_mut()))
+    run("recv", || format!("{fd}, {}, {n}, {}", filled_buf(buf), tr::fmt_msg_flags(flags)), || do_recvfrom(h, e, buf, n, flags, core::ptr::null_mut(), core::ptr::null_mut()))
 }
 
 #[no_mangle]
@@ -393,7 +428,8 @@ pub unsafe extern "C" fn __recvfrom_chk(
     if n > buflen {
         return real::__recvfrom_chk()(fd, buf, n, buflen, flags, addr, alen);
     }
-    run("recvfrom", || format!("{fd}, {buf:p}, {n}, {flags:#x}"), || do_recvfrom(h, e, buf, n, flags, addr, alen))
+    let ulen = len_in(alen);
+    run("recvfrom", || format!("{fd}, {}, {n}, {}, {}", filled_buf(buf), tr::fmt_msg_flags(flags), tr::fmt_addr_out(addr as usize, alen as usize, ulen, traced_ok())), || do_recvfrom(h, e, buf, n, flags, addr, alen))
 }
 
 /// Reads a user msghdr: (name ptr, namelen, iov ptr, iovlen, control ptr, controllen, flags).
@@ -411,7 +447,7 @@ fn read_msghdr(m: *const msghdr) -> KResult<(usize, u32, usize, usize, usize, us
 
 #[no_mangle]
 pub unsafe extern "C" fn sendmsg(fd: c_int, m: *const msghdr, flags: c_int) -> ssize_t {
-    let args = || format!("{fd}, {m:p}, {flags:#x}");
+    let args = || format!("{fd}, {}, {}", tr::fmt_msghdr(m as usize, None), tr::fmt_msg_flags(flags));
     let Some((h, e)) = emulated(fd) else { return trace_real("sendmsg", args, real::sendmsg()(fd, m, flags)) };
     run("sendmsg", args, || {
         let (name, namelen, iov, iovlen, control, controllen) = read_msghdr(m)?;
@@ -427,7 +463,7 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, m: *const msghdr, flags: c_int) -> s
 
 #[no_mangle]
 pub unsafe extern "C" fn recvmsg(fd: c_int, m: *mut msghdr, flags: c_int) -> ssize_t {
-    let args = || format!("{fd}, {m:p}, {flags:#x}");
+    let args = || format!("{fd}, {}, {}", if traced_ok() { tr::fmt_msghdr(m as usize, Some(tr::ret() as usize)) } else { tr::fmt_ptr(m as usize) }, tr::fmt_msg_flags(flags));
     let Some((h, e)) = emulated(fd) else { return trace_real("recvmsg", args, real::recvmsg()(fd, m, flags)) };
     run("recvmsg", args, || {
         let (name, namelen, iov, iovlen, control, controllen) = read_msghdr(m)?;
@@ -599,7 +635,7 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
         }
         return r;
     };
-    run("dup3", || format!("{old}, {new}, {flags:#x}"), || {
+    run("dup3", || format!("{old}, {new}, {}", tr::fmt_cloexec_flag(flags)), || {
         let n = real::dup3()(old, new, flags);
         if n < 0 {
             return Err(Errno::last());
@@ -649,20 +685,20 @@ unsafe fn do_fcntl(h: &Host, e: FdEntry, fd: c_int, cmd: c_int, arg: c_ulong) ->
 #[no_mangle]
 pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
     let Some((h, e)) = emulated(fd) else { return real::fcntl()(fd, cmd, arg) };
-    run("fcntl", || format!("{fd}, {cmd}, {arg:#x}"), || do_fcntl(h, e, fd, cmd, arg))
+    run("fcntl", || tr::fmt_fcntl(fd, cmd, arg as u64), || do_fcntl(h, e, fd, cmd, arg))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
     let Some((h, e)) = emulated(fd) else { return real::fcntl64()(fd, cmd, arg) };
-    run("fcntl64", || format!("{fd}, {cmd}, {arg:#x}"), || do_fcntl(h, e, fd, cmd, arg))
+    run("fcntl64", || tr::fmt_fcntl(fd, cmd, arg as u64), || do_fcntl(h, e, fd, cmd, arg))
 }
 
 /// ioctl is variadic too; see `fcntl`.
 #[no_mangle]
 pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: c_ulong) -> c_int {
     let Some((h, e)) = emulated(fd) else { return real::ioctl()(fd, req, arg) };
-    run("ioctl", || format!("{fd}, {req:#x}, {arg:#x}"), || match req {
+    run("ioctl", || tr::fmt_ioctl(fd, req as u64, arg as u64, traced_ok()), || match req {
         libc::FIONBIO => {
             let v = get_i32(arg as usize)?;
             net::sock_ioctl(h, e.sock, req, v).map(|_| 0)
@@ -759,9 +795,11 @@ pub unsafe extern "C" fn vfork() -> pid_t {
 fn exit_hook() {
     if let Some(h) = super::HOST.get().and_then(|h| h.as_ref()) {
         let _g = super::Guard::enter();
+        tr::clear_path();
         task::exit_process(h);
         // Real fds this process still holds in flight (SCM_RIGHTS).
         super::carrier::keep_on_exit(h);
+        tr::exit_line();
     }
 }
 

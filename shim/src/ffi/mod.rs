@@ -54,6 +54,12 @@ pub fn host() -> Option<&'static Host> {
     init()
 }
 
+/// The namespace, if this process has attached to one already (never
+/// attaches: usable from the logger, which may run during `init`).
+pub fn attached_host() -> Option<&'static Host> {
+    HOST.get().and_then(|h| h.as_ref())
+}
+
 /// Attaches to the namespace (once per process image).
 pub fn init() -> Option<&'static Host> {
     let _g = Guard::enter();
@@ -200,6 +206,7 @@ impl CRet for isize {
 pub fn run<R: CRet>(name: &str, args: impl FnOnce() -> String, f: impl FnOnce() -> KResult<i64>) -> R {
     let _g = Guard::enter();
     crate::signal::enter_call();
+    crate::trace::clear_path();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
         log::error!(target: "netshim", "panic inside {name}; returning EIO");
         Err(Errno::EIO)
@@ -209,6 +216,7 @@ pub fn run<R: CRet>(name: &str, args: impl FnOnce() -> String, f: impl FnOnce() 
             Ok(v) => (v, None),
             Err(e) => (-1, Some(e)),
         };
+        crate::trace::set_ret(v);
         crate::trace::call(name, &args(), v, e, true);
     }
     match r {
@@ -231,6 +239,7 @@ pub fn trace_real<R: CRet>(name: &str, args: impl FnOnce() -> String, r: R) -> R
     if crate::trace::calls_enabled() && !reentrant() {
         let _g = Guard::enter();
         let e = (r.as_i64() < 0).then(Errno::last);
+        crate::trace::set_ret(r.as_i64());
         crate::trace::call(name, &args(), r.as_i64(), e, false);
         if let Some(e) = e {
             e.set();

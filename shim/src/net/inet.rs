@@ -667,10 +667,12 @@ fn tcp_try_connect(host: &Host, g: &mut HostState, id: SockId) -> KResult<()> {
     let hash = g.socks[id.idx()].laddr.port as u32;
     match lookup_listener(host, g, &dst, hash) {
         None => {
+            ktrace!("__inet_lookup_listener: no listener -> RST");
             tcp_refuse(host, g, id);
             Ok(())
         }
         Some(l) if sh(host, l).shutdown() & RCV_SHUTDOWN != 0 => {
+            ktrace!("__inet_lookup_listener: listener is shut down -> RST");
             tcp_refuse(host, g, id);
             Ok(())
         }
@@ -685,6 +687,7 @@ fn tcp_try_connect(host: &Host, g: &mut HostState, id: SockId) -> KResult<()> {
                 }
                 return Ok(());
             }
+            ktrace!("__inet_lookup_listener: found, sk_acceptq_is_full? no");
             tcp_handshake(host, g, id, l)
         }
     }
@@ -742,6 +745,7 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                     return Err(Errno::ENETUNREACH);
                 }
                 if !dst.is_local() {
+                    ktrace!("destination is not on the emulated host -> {:?}", crate::config::nonlocal_errno());
                     return Err(crate::config::nonlocal_errno());
                 }
                 let dst = route_dst(dst);
@@ -749,6 +753,7 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                 g.socks[id.idx()].laddr.ip = src.ip;
                 inet_autobind(host, g, id)?;
                 g.socks[id.idx()].raddr = dst;
+                ktrace!("inet_hash_connect -> tcp_set_state(SYN_SENT) -> tcp_connect: SYN");
                 crate::pcap::tcp_connect(host, id, &g.socks[id.idx()].laddr, g.socks[id.idx()].num, &dst);
                 s.set_state(TcpState::SynSent);
                 g.socks[id.idx()].ss = SsState::Connecting;
@@ -774,12 +779,14 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
             Err(e) => return Err(e),
         }
     } else if nonblock && err == Errno::EINPROGRESS {
+        ktrace!("nonblocking -> EINPROGRESS (the handshake completes at release_sock)");
         // On loopback the handshake is never complete inside connect: the
         // SYN-ACK waits in the socket's backlog until release_sock.
         return Err(err);
     }
     with_host(host, |g| {
         if s.state() == TcpState::Close {
+            ktrace!("sk_state is TCP_CLOSE after the handshake -> sock_error");
             // sock_error: the RST's error, or ECONNABORTED.
             err = s.take_err().unwrap_or(Errno::ECONNABORTED);
             g.socks[id.idx()].ss = SsState::Unconnected;
@@ -917,6 +924,7 @@ fn tcp_send_fin(host: &Host, g: &mut HostState, id: SockId) {
     ktrace!("tcp_send_fin -> tcp_fin(peer)");
     crate::pcap::tcp_send_fin(host, id, s.peer());
     s.set_state(next);
+    ktrace!("tcp_set_state({})", if next == TcpState::Close { "TCP_CLOSE: LAST_ACK acknowledged" } else { "TCP_FIN_WAIT2: FIN acknowledged" });
     if let Some(p) = s.peer() {
         let ps = sh(host, p);
         ps.shutdown.fetch_or(RCV_SHUTDOWN, Ordering::AcqRel);
@@ -984,6 +992,7 @@ fn inet_release(host: &Host, g: &mut HostState, id: SockId) {
     s.shutdown.store(SHUTDOWN_MASK, Ordering::Release);
     let state = s.state();
     if state == TcpState::Listen {
+        ktrace!("tcp_set_state(CLOSE) -> inet_csk_listen_stop");
         s.set_state(TcpState::Close);
         inet_csk_listen_stop(host, g, id);
     } else {
@@ -1026,6 +1035,7 @@ fn inet_listen(host: &Host, id: SockId, backlog: i32) -> KResult<()> {
         let s = sh(host, id);
         let c = &g.socks[id.idx()];
         if c.ss != SsState::Unconnected || !is_tcp(c) {
+            ktrace!("inet_listen: not an unconnected TCP socket -> EINVAL");
             return Err(Errno::EINVAL);
         }
         let old = s.state();
@@ -1056,6 +1066,7 @@ fn inet_accept(host: &Host, id: SockId, nonblock: bool) -> KResult<SockId> {
     ktrace!("inet_accept -> inet_csk_accept");
     let s = sh(host, id);
     if s.state() != TcpState::Listen {
+        ktrace!("inet_csk_accept: not listening -> EINVAL");
         return Err(Errno::EINVAL);
     }
     let deadline = SockShared::deadline(&s.rcvtimeo_us);
@@ -1073,6 +1084,7 @@ fn inet_accept(host: &Host, id: SockId, nonblock: bool) -> KResult<SockId> {
             }
         })
     })?;
+    ktrace!("reqsk_queue_remove: child taken from the accept queue");
     Ok(child)
 }
 
@@ -1313,6 +1325,7 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
             })
         };
         if let Err(e) = r {
+            ktrace!("sk_stream_wait_connect: not connected -> {e:?}");
             return Err(sk_stream_error(s, flags, e));
         }
     }
@@ -1325,6 +1338,7 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
     loop {
         let seq = s.wq.prepare();
         if s.err.load(Ordering::Acquire) != 0 || s.shutdown() & SEND_SHUTDOWN != 0 {
+            ktrace!("sk_err or SEND_SHUTDOWN -> {}", if sent > 0 { "the bytes sent so far" } else { "sk_stream_error(EPIPE)" });
             if sent > 0 {
                 return Ok(sent);
             }
@@ -1339,6 +1353,7 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
         let ps = sh(host, peer);
         let pstate = ps.state();
         if ps.flag(SOCK_DEAD) && pstate == TcpState::Close {
+            ktrace!("the peer socket is gone -> tcp_v4_send_reset");
             // Data to a socket that is gone: the answer is a RST
             // (tcp_v4_rcv -> no socket -> tcp_v4_send_reset); the data was
             // queued, so this send succeeds.
@@ -1372,6 +1387,7 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
             }
             n
         };
+        ktrace!("{}", if n > 0 { format!("skb_entail -> tcp_push: {n} bytes to the peer's receive queue") } else { "the peer's receive queue is full -> sk_stream_wait_memory".to_string() });
         if n > 0 {
             crate::pcap::tcp_sendmsg(host, id, peer, &msg.iov, sent, n, oob && len - sent == 1);
             sent += n;
@@ -1457,6 +1473,7 @@ fn tcp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
         return super::icmp::inet_recv_error(host, id, msg, family, &opts, &inet);
     }
     if s.state() == TcpState::Listen {
+        ktrace!("listening socket -> ENOTCONN");
         return Err(Errno::ENOTCONN);
     }
     let (lowat, urginline) = with_host(host, |g| {
@@ -1567,6 +1584,7 @@ fn tcp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
                 RecvStep::Wait
             }
         };
+        ktrace!("{}", match &step { RecvStep::Copied => "copied from the receive queue".to_string(), RecvStep::Stop if copied == 0 => "nothing to read, FIN received -> 0".to_string(), RecvStep::Stop => format!("done, {copied} bytes"), RecvStep::Fail(e) => format!("-> {e:?}"), RecvStep::Wait => "receive queue empty -> sk_wait_data".to_string() });
         match step {
             RecvStep::Copied => {
                 if !peek {

@@ -328,11 +328,13 @@ pub fn __sys_socket(host: &Host, family: i32, ty: i32, protocol: i32) -> KResult
     crate::ktrace!("__sys_socket -> sock_create");
     let flags = ty & !0xf;
     if flags & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) != 0 {
+        crate::ktrace!("flags other than SOCK_CLOEXEC|SOCK_NONBLOCK -> EINVAL");
         return Err(Errno::EINVAL);
     }
     let ty = ty & 0xf;
     // __sock_create
     if !(0..46).contains(&family) {
+        crate::ktrace!("__sock_create: family >= NPROTO -> EAFNOSUPPORT");
         return Err(Errno::EAFNOSUPPORT);
     }
     if !(0..11).contains(&ty) {
@@ -343,6 +345,7 @@ pub fn __sys_socket(host: &Host, family: i32, ty: i32, protocol: i32) -> KResult
             libc::AF_UNIX => unix::unix_create(host, g, ty, protocol)?,
             _ => inet::inet_create(host, g, family as u16, ty, protocol)?,
         };
+        crate::ktrace!("sock_map_fd -> fd_install");
         match sock_map_fd(host, g, id, flags) {
             Ok(fd) => Ok(fd),
             Err(e) => {
@@ -361,6 +364,7 @@ fn fput_new(host: &Host, g: &mut HostState, id: SockId) {
 
 /// `__sys_socketpair`.
 pub fn __sys_socketpair(host: &Host, family: i32, ty: i32, protocol: i32) -> KResult<(i32, i32)> {
+    crate::ktrace!("__sys_socketpair");
     let flags = ty & !0xf;
     if flags & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
@@ -422,10 +426,12 @@ pub fn __sys_bind(host: &Host, id: SockId, addr: &[u8]) -> KResult<()> {
 pub fn __sys_listen(host: &Host, id: SockId, backlog: i32) -> KResult<()> {
     // __sys_listen caps the backlog at net.core.somaxconn.
     let backlog = (backlog as u32).min(sockopt::somaxconn()) as i32;
+    crate::ktrace!("__sys_listen -> {} (backlog {backlog} after the somaxconn cap)", ops(host, id).name);
     (ops(host, id).listen)(host, id, backlog)
 }
 
 pub fn __sys_connect(host: &Host, id: SockId, addr: &[u8]) -> KResult<()> {
+    crate::ktrace!("__sys_connect -> {}", ops(host, id).name);
     (ops(host, id).connect)(host, id, addr)
 }
 
@@ -434,6 +440,7 @@ pub fn __sys_accept4(host: &Host, id: SockId, flags: i32) -> KResult<(i32, SockI
     if flags & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) != 0 {
         return Err(Errno::EINVAL);
     }
+    crate::ktrace!("__sys_accept4 -> {}", ops(host, id).name);
     let nonblock = host.shared()[id.idx()].nonblocking();
     let newsk = (ops(host, id).accept)(host, id, nonblock)?;
     with_host(host, |g| match sock_map_fd(host, g, newsk, flags) {
@@ -454,14 +461,17 @@ pub fn __sys_getpeername(host: &Host, id: SockId) -> KResult<Addr> {
 }
 
 pub fn __sys_shutdown(host: &Host, id: SockId, how: i32) -> KResult<()> {
+    crate::ktrace!("__sys_shutdown -> {}", ops(host, id).name);
     (ops(host, id).shutdown)(host, id, how)
 }
 
 pub fn __sys_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
+    crate::ktrace!("sock_sendmsg -> {}", ops(host, id).name);
     (ops(host, id).sendmsg)(host, id, msg)
 }
 
 pub fn __sys_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize> {
+    crate::ktrace!("sock_recvmsg -> {}", ops(host, id).name);
     // Only tcp_recvmsg copes with a buffer that faults on copy (it may
     // return before copying anything, or copy none with MSG_TRUNC).
     if msg.bad_tail > 0 && host.shared()[id.idx()].ops.load(Ordering::Acquire) != OpsId::InetStream as u32 {

@@ -168,6 +168,7 @@ fn unix_release_sock(host: &Host, g: &mut HostState, id: SockId, embrion: bool) 
     if let Some(p) = skpair {
         if kind == libc::SOCK_STREAM || kind == libc::SOCK_SEQPACKET {
             let ps = sh(host, p);
+            ktrace!("skpair: SHUTDOWN_MASK{}", if unread || embrion { ", ECONNRESET (unread data)" } else { "" });
             ps.shutdown.store(SHUTDOWN_MASK, Ordering::Release);
             if unread || embrion {
                 ps.err.store(libc::ECONNRESET, Ordering::Release);
@@ -178,6 +179,7 @@ fn unix_release_sock(host: &Host, g: &mut HostState, id: SockId, embrion: bool) 
     }
     // Flush the receive queue; a listener's queue holds embryos.
     if state == TcpState::Listen {
+        ktrace!("listener: release the embryos of the accept queue");
         while let Some(e) = acceptq_pop(g, id) {
             unix_release_sock(host, g, e, true);
             // The queue's reference on the embryo.
@@ -302,6 +304,7 @@ fn unix_find_other(host: &Host, g: &HostState, name: &UnixName, addr: &Addr, ty:
                 return Err(Errno::last());
             }
             if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+                ktrace!("unix_find_bsd: not a socket inode -> ECONNREFUSED");
                 return Err(Errno::ECONNREFUSED);
             }
             // unix_find_socket_byinode; a socket whose inode was unlinked
@@ -315,8 +318,10 @@ fn unix_find_other(host: &Host, g: &HostState, name: &UnixName, addr: &Addr, ty:
                     && s.path_ino != 0
                     && (s.path_fh == 0 || fh == 0 || s.path_fh == fh)
             });
+            ktrace!("unix_find_bsd: {}", if found.is_some() { "a socket is bound to the inode" } else { "no socket bound to the inode -> ECONNREFUSED" });
             let i = found.ok_or(Errno::ECONNREFUSED)?;
             if g.socks[i].kind != ty {
+                ktrace!("unix_find_bsd: socket of another type -> EPROTOTYPE");
                 return Err(Errno::EPROTOTYPE);
             }
             Ok(SockId(i as u32))
@@ -379,6 +384,7 @@ fn unix_bind(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                     // sockets nobody closed yet: reap, then look again.
                     crate::task::reap_dead_locked(host, g);
                     if unix_find_other(host, g, &name, &addr, ty).is_ok() {
+                        ktrace!("unix_bind_abstract: name in use -> EADDRINUSE");
                         return Err(Errno::EADDRINUSE);
                     }
                 }
@@ -397,6 +403,7 @@ fn unix_bind_bsd(g: &mut HostState, id: SockId, path: &[u8], addr: Addr) -> KRes
     // SAFETY: c is NUL-terminated; mknodat with S_IFSOCK needs no privilege
     // and applies the umask as the kernel's bind does.
     let r = unsafe { syscall!(SYS_mknodat, libc::AT_FDCWD, c.as_ptr(), libc::S_IFSOCK | 0o777, 0) };
+    ktrace!("vfs_mknod: {}", match &r { Ok(_) => "created".to_string(), Err(e) if *e == Errno::EEXIST => "EEXIST -> EADDRINUSE".to_string(), Err(e) => format!("{e:?}") });
     match r {
         Err(e) if e == Errno::EEXIST => return Err(Errno::EADDRINUSE),
         Err(e) => return Err(e),
@@ -407,6 +414,7 @@ fn unix_bind_bsd(g: &mut HostState, id: SockId, path: &[u8], addr: Addr) -> KRes
         let _ = unsafe { syscall!(SYS_unlinkat, libc::AT_FDCWD, c.as_ptr(), 0) };
     };
     if !g.socks[id.idx()].addr.is_empty() {
+        ktrace!("unix_bind_bsd: socket already bound -> EINVAL");
         unlink();
         return Err(Errno::EINVAL);
     }
@@ -433,9 +441,11 @@ fn unix_listen(host: &Host, id: SockId, backlog: i32) -> KResult<()> {
     with_host(host, |g| {
         let c = &mut g.socks[id.idx()];
         if c.kind != libc::SOCK_STREAM as u16 && c.kind != libc::SOCK_SEQPACKET as u16 {
+            ktrace!("unix_listen: not a stream or seqpacket socket -> EOPNOTSUPP");
             return Err(Errno::EOPNOTSUPP);
         }
         if c.addr.is_empty() {
+            ktrace!("unix_listen: not bound -> EINVAL");
             return Err(Errno::EINVAL);
         }
         let s = sh(host, id);
@@ -448,6 +458,7 @@ fn unix_listen(host: &Host, id: SockId, backlog: i32) -> KResult<()> {
             s.wq.wake();
         }
         s.max_ack_backlog.store(backlog, Ordering::Relaxed);
+        ktrace!("sk_state = TCP_LISTEN, sk_max_ack_backlog = {backlog}");
         s.set_state(TcpState::Listen);
         // init_peercred: connect copies these to the client.
         c.peer_cred = current_cred();
@@ -476,17 +487,21 @@ fn unix_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
             let other = unix_find_other(host, g, &name, &addr, g.socks[id.idx()].kind)?;
             let os = sh(host, other);
             if os.state() != TcpState::Listen || os.shutdown() & RCV_SHUTDOWN != 0 {
+                ktrace!("other is not listening or is shut down -> ECONNREFUSED");
                 return Err(Errno::ECONNREFUSED);
             }
             if unix_recvq_full(host, g, other) {
                 ktrace!("unix_recvq_full? yes");
                 if nonblock {
+                    ktrace!("nonblocking -> EAGAIN");
                     return Err(Errno::EAGAIN);
                 }
                 return Ok(Some(other));
             }
+            ktrace!("unix_recvq_full? no");
             let st = s.state();
             if st != TcpState::Close {
+                ktrace!("sk_state is not TCP_CLOSE -> {}", if st == TcpState::Established { "EISCONN" } else { "EINVAL" });
                 return Err(if st == TcpState::Established { Errno::EISCONN } else { Errno::EINVAL });
             }
             // The way is open: make the embryo, cross-link, queue it.
@@ -570,6 +585,7 @@ fn unix_accept(host: &Host, id: SockId, nonblock: bool) -> KResult<SockId> {
         return Err(Errno::EOPNOTSUPP);
     }
     if s.state() != TcpState::Listen {
+        ktrace!("unix_accept: not listening -> EINVAL");
         return Err(Errno::EINVAL);
     }
     let deadline = SockShared::deadline(&s.rcvtimeo_us);
@@ -594,6 +610,7 @@ fn unix_accept(host: &Host, id: SockId, nonblock: bool) -> KResult<SockId> {
             Ok(None)
         })
     })?;
+    ktrace!("skb_recv_datagram: embryo taken from the accept queue");
     // Room was made in the queue: wake connectors waiting for it.
     s.wq.wake();
     with_host(host, |g| g.socks[tsk.idx()].ss = SsState::Connected);
@@ -755,6 +772,7 @@ fn unix_shutdown(host: &Host, id: SockId, how: i32) -> KResult<()> {
     if let Some(other) = s.peer() {
         if kind == libc::SOCK_STREAM || kind == libc::SOCK_SEQPACKET {
             let mut peer_mode = 0;
+            ktrace!("other: peer shutdown bits set -> sk_state_change(other)");
             if mode & RCV_SHUTDOWN != 0 {
                 peer_mode |= SEND_SHUTDOWN;
             }
@@ -819,6 +837,7 @@ fn unix_stream_sendmsg_scm(host: &Host, id: SockId, msg: &SendMsg<'_>, scm: &mut
     if msg.name.is_some_and(|n| !n.is_empty()) {
         return Err(if s.state() == TcpState::Established { Errno::EISCONN } else { Errno::EOPNOTSUPP });
     }
+    ktrace!("unix_peer: {}", if s.peer().is_some() { "connected" } else { "none -> ENOTCONN" });
     let other = s.peer().ok_or(Errno::ENOTCONN)?;
     let mut fds_sent = false;
     let sigpipe = || {
@@ -827,6 +846,7 @@ fn unix_stream_sendmsg_scm(host: &Host, id: SockId, msg: &SendMsg<'_>, scm: &mut
         }
     };
     if s.shutdown() & SEND_SHUTDOWN != 0 {
+        ktrace!("SEND_SHUTDOWN -> EPIPE");
         sigpipe();
         return Err(Errno::EPIPE);
     }
@@ -844,6 +864,7 @@ fn unix_stream_sendmsg_scm(host: &Host, id: SockId, msg: &SendMsg<'_>, scm: &mut
         }
         // unix_state_lock(other)
         if os.flag(SOCK_DEAD) || os.shutdown() & RCV_SHUTDOWN != 0 {
+            ktrace!("other is dead or RCV_SHUTDOWN -> EPIPE");
             // out_pipe
             if sent == 0 {
                 sigpipe();
@@ -999,6 +1020,7 @@ fn unix_stream_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResul
     let s = sh(host, id);
     let flags = msg.flags;
     if s.state() != TcpState::Established {
+        ktrace!("not connected -> EINVAL");
         return Err(Errno::EINVAL);
     }
     if flags & libc::MSG_OOB != 0 {
@@ -1044,9 +1066,12 @@ fn unix_stream_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResul
                     } else if let Some(e) = s.take_err() {
                         err = Some(e);
                     } else if s.shutdown() & RCV_SHUTDOWN != 0 {
+                        ktrace!("receive queue empty, RCV_SHUTDOWN -> EOF");
                     } else if nonblock {
+                        ktrace!("receive queue empty, nonblocking -> EAGAIN");
                         err = Some(Errno::EAGAIN);
                     } else {
+                        ktrace!("receive queue empty -> unix_stream_data_wait");
                         stop = false; // unix_stream_data_wait
                     }
                     break 'again;
@@ -1262,6 +1287,7 @@ fn unix_dgram_sendmsg_scm(host: &Host, id: SockId, msg: &SendMsg<'_>, scm: &mut 
                 }
             }
             if os.flag(SOCK_DEAD) {
+                ktrace!("other is dead -> {}", if kind == libc::SOCK_SEQPACKET { "EPIPE" } else { "ECONNREFUSED" });
                 if kind == libc::SOCK_SEQPACKET {
                     return Err(Errno::EPIPE);
                 }
@@ -1277,6 +1303,7 @@ fn unix_dgram_sendmsg_scm(host: &Host, id: SockId, msg: &SendMsg<'_>, scm: &mut 
                 return Err(Errno::EPIPE);
             }
             let full_q = other != id && os.peer() != Some(id) && unix_recvq_full(host, g, other);
+            if !full_q { ktrace!("unix_recvq_full? no"); }
             seq = seq_of(other);
             if !full_q {
                 let from = if g.socks[id.idx()].addr.is_empty() { Addr::default() } else { g.socks[id.idx()].addr };

@@ -1,7 +1,7 @@
 //! `netshim`: run programs under the shim and look inside a namespace.
 //!
 //! ```text
-//! netshim run [--ns NAME] [--trace] [--pcap FILE] [--] PROGRAM ARGS...
+//! netshim run [--ns NAME] [--trace] [--trace-file FILE] [--pcap FILE] [--] PROGRAM ARGS...
 //! netshim ss  [--ns NAME] [-a -l -x -t -u -p -n]
 //! netshim ns  list | rm [-f] NAME...
 //! ```
@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "\
-usage: netshim run [--ns NAME] [--trace] [--pcap FILE] [--] PROGRAM [ARGS...]
+usage: netshim run [--ns NAME] [--trace] [--trace-file FILE] [--pcap FILE] [--] PROGRAM [ARGS...]
        netshim ss [--ns NAME] [-a] [-l] [-x] [-t] [-u] [-p] [-n]
        netshim ns list
        netshim ns rm [-f] NAME...
@@ -31,7 +31,8 @@ usage: netshim run [--ns NAME] [--trace] [--pcap FILE] [--] PROGRAM [ARGS...]
   run   runs PROGRAM with libnetshim.so preloaded (found next to this
         executable, or NETSHIM_LIB) in namespace NAME (else $NETSHIM_NS,
         else \"default\"); --trace prints one strace-like line per call and
-        the kernel path (NETSHIM_LOG=netshim=trace), --pcap appends the
+        the kernel path (NETSHIM_LOG=netshim=trace) on stderr, or appended
+        to FILE with --trace-file (NETSHIM_TRACE_FILE), --pcap appends the
         emulated TCP/UDP traffic to the capture FILE (NETSHIM_PCAP; created
         if missing, remove it to start afresh). Exit status is the program's.
   ss    lists the namespace's sockets: -a all, -l listening only, -x unix,
@@ -121,6 +122,7 @@ fn check_pcap(p: &std::path::Path) -> Result<(), String> {
 fn run(args: &[OsString]) -> Result<u8, String> {
     let mut ns: Option<String> = None;
     let mut trace = false;
+    let mut trace_file: Option<PathBuf> = None;
     let mut pcap: Option<PathBuf> = None;
     let mut it = args.iter();
     let mut program: Vec<OsString> = Vec::new();
@@ -129,6 +131,8 @@ fn run(args: &[OsString]) -> Result<u8, String> {
             Some("--ns") => ns = Some(value(&mut it, "--ns")?.to_string_lossy().into_owned()),
             Some("--trace") => trace = true,
             Some("--pcap") => pcap = Some(PathBuf::from(value(&mut it, "--pcap")?)),
+            Some("--trace-file") => trace_file = Some(PathBuf::from(value(&mut it, "--trace-file")?)),
+            Some(s) if s.starts_with("--trace-file=") => trace_file = Some(PathBuf::from(&s[13..])),
             Some("--") => {
                 program.extend(it.by_ref().cloned());
                 break;
@@ -158,6 +162,11 @@ fn run(args: &[OsString]) -> Result<u8, String> {
     };
     let mut cmd = Command::new(&program[0]);
     cmd.args(&program[1..]).env("LD_PRELOAD", preload).env("NETSHIM_NS", ns_name(ns.as_deref()));
+    if let Some(f) = trace_file {
+        let f = std::path::absolute(&f).map_err(|e| format!("--trace-file {}: {e}", f.display()))?;
+        cmd.env("NETSHIM_TRACE_FILE", f);
+        trace = true;
+    }
     if trace {
         cmd.env("NETSHIM_LOG", "netshim=trace");
     }

@@ -138,9 +138,40 @@ fn comm(pid: u32, cache: &mut HashMap<u32, String>) -> String {
         .clone()
 }
 
-/// The whole table, as text.
+/// An address cell: the address, the separator ss prints (`:` for inet,
+/// a space between a unix name and its inode) and the port or inode.
+#[derive(Clone)]
+struct AddrCell {
+    addr: String,
+    sep: char,
+    port: String,
+}
+
+impl AddrCell {
+    fn inet(a: &InetAddr, family: u16) -> AddrCell {
+        let s = inet_name(a, family);
+        let i = s.rfind(':').unwrap_or(s.len());
+        AddrCell { addr: s[..i].to_string(), sep: ':', port: s.get(i + 1..).unwrap_or("").to_string() }
+    }
+}
+
+/// One row: Netid, State, Recv-Q, Send-Q, local, peer, Process.
+struct Row {
+    netid: String,
+    state: String,
+    recv_q: String,
+    send_q: String,
+    local: AddrCell,
+    peer: AddrCell,
+    process: String,
+}
+
+/// The whole table, as text, laid out as `ss` does: every column left
+/// aligned except the addresses, which are right-aligned on the `:` (or
+/// the space before a unix socket's inode) with the port left-aligned
+/// after it, under a `Local Address:Port` header split the same way.
 fn render(rows: &[SockRow], o: &Opts) -> String {
-    let mut out: Vec<[String; 7]> = Vec::new();
+    let mut out: Vec<Row> = Vec::new();
     let mut comms = HashMap::new();
     let order = |r: &SockRow| match (r.family == libc::AF_UNIX as u16, r.kind as i32) {
         (true, _) => 0,
@@ -158,47 +189,57 @@ fn render(rows: &[SockRow], o: &Opts) -> String {
         let (local, peer) = if r.family == libc::AF_UNIX as u16 {
             let ino = r.id + 1;
             let peer = match r.peer {
-                Some(p) => format!("{} {}", unix_name(&r.peer_unix_addr), p + 1),
-                None => "* 0".into(),
+                Some(p) => AddrCell { addr: unix_name(&r.peer_unix_addr), sep: ' ', port: (p + 1).to_string() },
+                None => AddrCell { addr: "*".into(), sep: ' ', port: "0".into() },
             };
-            (format!("{} {ino}", unix_name(&r.unix_addr)), peer)
+            (AddrCell { addr: unix_name(&r.unix_addr), sep: ' ', port: ino.to_string() }, peer)
         } else {
             let peer = if r.raddr.port == 0 { InetAddr::any(r.family).with_port(0) } else { r.raddr };
-            (inet_name(&r.laddr, r.family), inet_name(&peer, r.family))
+            (AddrCell::inet(&r.laddr, r.family), AddrCell::inet(&peer, r.family))
         };
-        let users = if o.procs && !r.users.is_empty() {
+        let process = if o.procs && !r.users.is_empty() {
             let list: Vec<String> = r.users.iter().map(|&(pid, fd)| format!("(\"{}\",pid={pid},fd={fd})", comm(pid, &mut comms))).collect();
             format!("users:({})", list.join(","))
         } else {
             String::new()
         };
-        out.push([id.into(), state_name(r).into(), r.recv_q.to_string(), r.send_q.to_string(), local, peer, users]);
+        out.push(Row {
+            netid: id.into(),
+            state: state_name(r).into(),
+            recv_q: r.recv_q.to_string(),
+            send_q: r.send_q.to_string(),
+            local,
+            peer,
+            process,
+        });
     }
-    let header = ["Netid", "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Process"];
-    let first = if kinds > 1 { 0 } else { 1 };
-    let mut width = [0usize; 7];
-    for row in out.iter().chain(std::iter::once(&header.map(String::from))) {
-        for (i, c) in row.iter().enumerate() {
-            width[i] = width[i].max(c.chars().count());
-        }
-    }
-    let mut text = String::new();
-    let line = |row: &[String; 7], text: &mut String| {
-        let mut cells = Vec::new();
-        for i in first..7 {
-            if i == 6 && !o.procs {
-                break;
-            }
-            // Queues are right-aligned, the rest left-aligned, as ss does.
-            let c = if i == 2 || i == 3 { format!("{:>w$}", row[i], w = width[i]) } else { format!("{:<w$}", row[i], w = width[i]) };
-            cells.push(c);
-        }
-        text.push_str(cells.join(" ").trim_end());
-        text.push('\n');
+    let header = Row {
+        netid: "Netid".into(),
+        state: "State".into(),
+        recv_q: "Recv-Q".into(),
+        send_q: "Send-Q".into(),
+        local: AddrCell { addr: "Local Address".into(), sep: ':', port: "Port".into() },
+        peer: AddrCell { addr: "Peer Address".into(), sep: ':', port: "Port".into() },
+        process: "Process".into(),
     };
-    line(&header.map(String::from), &mut text);
-    for row in &out {
-        line(row, &mut text);
+    let w = |f: &dyn Fn(&Row) -> usize| out.iter().chain(std::iter::once(&header)).map(f).max().unwrap_or(0);
+    let (wn, ws, wr, wq) = (w(&|r| r.netid.len()), w(&|r| r.state.len()), w(&|r| r.recv_q.len()), w(&|r| r.send_q.len()));
+    let (wla, wlp) = (w(&|r| r.local.addr.chars().count()), w(&|r| r.local.port.len()));
+    let (wpa, wpp) = (w(&|r| r.peer.addr.chars().count()), w(&|r| r.peer.port.len()));
+    let mut text = String::new();
+    for row in std::iter::once(&header).chain(out.iter()) {
+        let mut line = String::new();
+        if kinds > 1 {
+            line.push_str(&format!("{:<wn$} ", row.netid));
+        }
+        line.push_str(&format!("{:<ws$} {:<wr$} {:<wq$} ", row.state, row.recv_q, row.send_q));
+        line.push_str(&format!("{:>wla$}{}{:<wlp$} ", row.local.addr, row.local.sep, row.local.port));
+        line.push_str(&format!("{:>wpa$}{}{:<wpp$} ", row.peer.addr, row.peer.sep, row.peer.port));
+        if o.procs {
+            line.push_str(&row.process);
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
     }
     text
 }
