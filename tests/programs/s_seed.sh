@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# s_seed.sh: the seed programs of tests/c (server/client on IPv4 and IPv6,
-# unix_server/unix_client on a path and an abstract name) holding their
+# s_seed.sh: the seed programs of tests/c (server/client on 127.0.0.1, on
+# 0.0.0.0 and on ::1, unix_server/unix_client on a path and an abstract
+# name) holding their
 # scripted conversation, and prefork_server (4 forked workers accepting on
 # one listener) answering 4 concurrent seed clients.
 . "$(dirname "$0")/lib.sh"
@@ -35,7 +36,7 @@ conversation() {
     timeout 30 "${scmd[@]}" <"$SC_TMP/$kind.answers" >"$SC_TMP/$kind.srv" 2>"$SC_TMP/$kind.srverr" &
     srv=$!
     SC_PIDS+=("$srv")
-    if [ "$kind" = tcp ] || [ "$kind" = tcp6 ]; then
+    if [ "$kind" = tcp ] || [ "$kind" = tcpany ] || [ "$kind" = tcp6 ]; then
         wait_tcp "${scmd[-1]}" "${scmd[-2]}"
     else
         wait_unix_listen "${scmd[-1]}"
@@ -55,6 +56,8 @@ conversation() {
 
 PORT=$(free_port)
 conversation tcp "$BIN/server" 127.0.0.1 "$PORT" -- "$BIN/client" 127.0.0.1 "$PORT"
+PORT=$(free_port)
+conversation tcpany "$BIN/server" 0.0.0.0 "$PORT" -- "$BIN/client" 127.0.0.1 "$PORT"
 PORT=$(free_port)
 conversation tcp6 "$BIN/server" ::1 "$PORT" -- "$BIN/client" ::1 "$PORT"
 conversation unix "$BIN/unix_server" "$SC_TMP/seed.sock" -- "$BIN/unix_client" "$SC_TMP/seed.sock"
