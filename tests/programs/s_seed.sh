@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # s_seed.sh: the seed programs of tests/c (server/client on 127.0.0.1, on
 # 0.0.0.0 and on ::1, unix_server/unix_client on a path and an abstract
-# name) holding their
-# scripted conversation, and prefork_server (4 forked workers accepting on
-# one listener) answering 4 concurrent seed clients.
+# name) holding their scripted conversation, and prefork_server (4 forked
+# workers accepting on one listener) answering 4 concurrent seed clients.
 . "$(dirname "$0")/lib.sh"
 BIN="$SC_DIR/../c/build"
 for p in server client unix_server unix_client prefork_server; do
