@@ -573,7 +573,7 @@ fn acceptq_is_full(host: &Host, g: &HostState, l: SockId) -> bool {
 /// child is created (`tcp_v4_syn_recv_sock` -> `inet_csk_clone_lock`) and
 /// queued established; the client becomes ESTABLISHED.
 fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockId) -> KResult<()> {
-    ktrace!("tcp_v4_connect -> tcp_conn_request -> tcp_v4_syn_recv_sock -> inet_csk_reqsk_queue_add");
+    ktrace!("tcp_rcv_state_process(LISTEN): SYN -> tcp_conn_request -> tcp_v4_syn_recv_sock -> inet_csk_reqsk_queue_add");
     let (lfamily, lopts, linet, lkind) = {
         let l = &g.socks[listener.idx()];
         (l.family, l.opts, l.inet, l.kind)
@@ -643,7 +643,7 @@ fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockI
 
 /// A SYN to a port nobody listens on: RST, so ECONNREFUSED (`tcp_reset` in SYN_SENT).
 fn tcp_refuse(host: &Host, g: &mut HostState, id: SockId) {
-    ktrace!("tcp_v4_connect -> tcp_v4_send_reset -> tcp_reset(SYN_SENT) -> tcp_done");
+    ktrace!("tcp_v4_send_reset -> tcp_rcv_state_process(SYN_SENT): RST -> tcp_reset -> tcp_done");
     crate::pcap::tcp_reset_reply(host, id, true);
     let s = sh(host, id);
     s.err.store(libc::ECONNREFUSED, Ordering::Release);
@@ -736,6 +736,7 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                 }
                 // tcp_v4_connect / tcp_v6_connect
                 let c = &g.socks[id.idx()];
+                ktrace!("{}", if c.family == AF_INET6 { "tcp_v6_connect" } else { "tcp_v4_connect" });
                 let mut dst = parse_inet(c.family, uaddr, false, c.opts.v6only)?;
                 if c.family == AF_INET6 {
                     dst = ip6_connect_addr(g, id, uaddr.len(), dst, true)?;
