@@ -330,6 +330,15 @@ pub fn survived_exec(fd: c_int, ep: u32, gen: u32) -> bool {
     ok
 }
 
+/// A real fd received with SCM_RIGHTS (`scm_detach_fds`): an epoll fd
+/// is recorded as the instance it is.
+pub fn received(fd: c_int) {
+    let Some(h) = super::attached_host() else { return };
+    if is_epoll_fd(fd).unwrap_or(false) {
+        let _ = adopt(h, fd);
+    }
+}
+
 /// epoll_create / epoll_create1: the instance is made at once, so a fork
 /// child or a dup that adds the first emulated socket shares it.
 fn created(fd: c_int, cloexec: bool) {
