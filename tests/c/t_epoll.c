@@ -11,6 +11,7 @@
  *     through the other, EEXIST across them, close of the original
  *   - an item whose fd was closed while a dup (or a fork child's copy) of
  *     the socket remains is still reported; it goes with the last reference
+ *   - a child that added an item is killed with SIGKILL: the item stays
  *   - exec with the epoll fd kept: the new image waits and adds
  *   - the epoll fd passed with SCM_RIGHTS to a process that had none
  * Results are event counts, masks and data tags, never fds or times.
@@ -217,6 +218,35 @@ static void fork_cases(int kind) {
     tc_printf(ts_name("%s/et/parent-new-edge", k), "%s", waits(ep, 1000));
     drain(c);
     close(ep);
+
+    /* A child that added an item is killed: item and instance live on. */
+    ep = epoll_create1(0);
+    pair_of(kind, &c2, &s2);
+    int ready[2];
+    if (pipe(ready) < 0) tc_die("pipe");
+    pid = fork();
+    if (pid == 0) {
+        close(ready[0]);
+        int r = add(ep, c2, EPOLLIN, 8);
+        if (write(ready[1], r < 0 ? "n" : "y", 1) != 1) _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char yn = '?';
+    if (read(ready[0], &yn, 1) != 1) tc_die("read");
+    close(ready[0]);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    TC_FACT(ts_name("%s/kill/child-added", k), yn == 'y');
+    ts_msleep(120);
+    tc_printf(ts_name("%s/kill/before-data", k), "%s", waits(ep, 120));
+    ts_write_full(s2, "k", 1);
+    tc_printf(ts_name("%s/kill/item-survives", k), "%s", waits(ep, 1000));
+    TC_SYS(ts_name("%s/kill/del", k), epoll_ctl(ep, EPOLL_CTL_DEL, c2, NULL));
+    close(ep);
+    close(c2);
+    close(s2);
 
     /* The child closes its copy of the epoll fd: the parent's is intact. */
     ep = epoll_create1(0);

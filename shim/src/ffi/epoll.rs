@@ -199,6 +199,7 @@ fn free_ep(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32) {
         w.free_shared(wid);
     }
     t.eps[ep as usize].in_use = false;
+    log::debug!("epoll instance {ep} freed");
 }
 
 /// Frees the instances no fd names any more (their last holder exited or
@@ -247,6 +248,7 @@ fn make_instance(h: &Host, epfd: c_int, cloexec: bool) -> KResult<(u32, u32)> {
     };
     match old {
         Ok(prev) => {
+            log::debug!("epoll instance {ep} made for fd {epfd}");
             local_add(ep, gen, Some((fifo, ino)));
             if let Some((pe, pg)) = prev {
                 drop_ref(h, pe, pg);

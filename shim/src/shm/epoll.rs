@@ -262,3 +262,68 @@ impl EpollTable {
         v
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zeroed area on the heap, as a fresh mapping has it.
+    fn area() -> Box<EpollArea> {
+        let layout = std::alloc::Layout::new::<EpollArea>();
+        // SAFETY: EpollArea is valid when zeroed (atomics, a lock word, integers).
+        unsafe { Box::from_raw(std::alloc::alloc_zeroed(layout) as *mut EpollArea) }
+    }
+
+    fn item(fd: i32, sock: u32) -> EpItem {
+        EpItem { ep: 0, fd, sock, epoch: 0, events: 1, data: fd as u64, last_seq: 0, disabled: false, watch: 0, prev: 0, next: 0, hnext: 0 }
+    }
+
+    #[test]
+    fn list_hash_and_free_list() {
+        let a = area();
+        let mut t = a.table.lock();
+        let (e1, _) = t.alloc_ep(&a, 5).unwrap();
+        let (e2, _) = t.alloc_ep(&a, 6).unwrap();
+        assert_eq!(a.refs[e1 as usize].load(Ordering::Relaxed), 1);
+        let i1 = t.insert(&a, e1, item(3, 10)).unwrap();
+        let i2 = t.insert(&a, e1, item(4, 11)).unwrap();
+        let i3 = t.insert(&a, e1, item(5, 12)).unwrap();
+        let j1 = t.insert(&a, e2, item(3, 10)).unwrap();
+        assert_eq!(t.list(e1), vec![i1, i2, i3]);
+        assert_eq!(t.list(e2), vec![j1]);
+        assert_eq!(t.find(e1, 3, 10, 0), Some(i1));
+        assert_eq!(t.find(e2, 3, 10, 0), Some(j1));
+        assert_eq!(t.find(e1, 3, 10, 1), None);
+        assert_eq!(t.find(e1, 3, 11, 0), None);
+        t.to_tail(i1);
+        assert_eq!(t.list(e1), vec![i2, i3, i1]);
+        t.to_tail(i1);
+        assert_eq!(t.list(e1), vec![i2, i3, i1]);
+        t.remove(&a, i3);
+        assert_eq!(t.list(e1), vec![i2, i1]);
+        assert_eq!(t.find(e1, 5, 12, 0), None);
+        assert_eq!(a.nitems[e1 as usize].load(Ordering::Relaxed), 2);
+        // The freed item is used again first.
+        let i4 = t.insert(&a, e1, item(9, 13)).unwrap();
+        assert_eq!(i4, i3);
+        assert_eq!(t.list(e1), vec![i2, i1, i4]);
+        t.remove(&a, i2);
+        t.remove(&a, i4);
+        t.remove(&a, i1);
+        assert!(t.list(e1).is_empty());
+        assert_eq!(t.eps[e1 as usize].tail, 0);
+        assert_eq!(t.find(e2, 3, 10, 0), Some(j1));
+    }
+
+    #[test]
+    fn references() {
+        let a = area();
+        let (ep, _) = a.table.lock().alloc_ep(&a, 1).unwrap();
+        a.get(ep);
+        assert!(!a.put(ep));
+        assert!(a.put(ep));
+        assert!(!a.put(ep), "no underflow");
+        a.eventpoll_release(7);
+        assert_eq!(a.epoch(7), 1);
+    }
+}
