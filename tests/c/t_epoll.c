@@ -3,7 +3,7 @@
  *   - fork after EPOLL_CTL_ADD: the child's epoll_wait sees the data
  *   - a child adds a socket after fork (and exits): the parent's epoll_wait
  *     reports it, also when the parent already sleeps in epoll_wait
- *   - EPOLL_CTL_DEL in the child is seen by the parent (no event, MOD gives
+ *   - EPOLL_CTL_MOD and EPOLL_CTL_DEL in the child are seen by the parent (no event, MOD gives
  *     ENOENT)
  *   - EPOLLONESHOT disarmed by the child's wait is disarmed for the parent;
  *     an edge-triggered event is consumed once
@@ -12,7 +12,8 @@
  *   - an item whose fd was closed while a dup (or a fork child's copy) of
  *     the socket remains is still reported; it goes with the last reference
  *   - a child that added an item is killed with SIGKILL: the item stays
- *   - exec with the epoll fd kept: the new image waits and adds
+ *   - exec with the epoll fd kept: the new image waits and adds; with
+ *     EPOLL_CLOEXEC it is gone there (EBADF) and the parent's lives
  *   - the epoll fd passed with SCM_RIGHTS to a process that had none
  * Results are event counts, masks and data tags, never fds or times.
  * The program re-executes itself (argv[1] = "exec-child") for the exec case.
@@ -149,6 +150,17 @@ static void fork_cases(int kind) {
     TC_SYS(ts_name("%s/fork/child-added-eexist", k), add(ep, c2, EPOLLIN, 2));
     drain(c2);
     tc_printf(ts_name("%s/fork/drained", k), "%s", waits(ep, 0));
+
+    /* The child modifies it: the parent sees the new events and data. */
+    pid = fork();
+    if (pid == 0) {
+        _exit(mod(ep, c2, EPOLLIN | EPOLLOUT, 12) < 0 ? 1 : 0);
+    }
+    waitpid(pid, &st, 0);
+    TC_VAL(ts_name("%s/fork/child-mod-status", k), WEXITSTATUS(st));
+    tc_printf(ts_name("%s/fork/child-modified", k), "%s", waits(ep, 0));
+    TC_SYS(ts_name("%s/fork/parent-mod-back", k), mod(ep, c2, EPOLLIN, 2));
+    tc_printf(ts_name("%s/fork/parent-modified", k), "%s", waits(ep, 0));
 
     /* The child deletes it: the parent sees no event and MOD gives ENOENT. */
     pid = fork();
@@ -366,6 +378,26 @@ static void exec_cases(int kind) {
     print_child(ts_name("%s/exec/child-sees-data", k), pp[0], pid);
     ts_write_full(s3, "y", 1);
     tc_printf(ts_name("%s/exec/child-added-seen", k), "%s", waits(ep, 1000));
+    close(ep);
+
+    /* An EPOLL_CLOEXEC epoll fd is gone in the new image; the parent's lives. */
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    add(ep, c, EPOLLIN, 1);
+    if (pipe(pp) < 0) tc_die("pipe");
+    pid = fork();
+    if (pid == 0) {
+        close(pp[0]);
+        char a1[16], a2[16], a3[16];
+        snprintf(a1, sizeof a1, "%d", ep);
+        snprintf(a2, sizeof a2, "%d", c3);
+        snprintf(a3, sizeof a3, "%d", pp[1]);
+        char *args[] = {(char *)self_path, "exec-child", a1, a2, a3, NULL};
+        execv(self_path, args);
+        _exit(4);
+    }
+    close(pp[1]);
+    print_child(ts_name("%s/exec/cloexec-child", k), pp[0], pid);
+    tc_printf(ts_name("%s/exec/cloexec-parent", k), "%s", waits(ep, 0));
     close(ep);
     close(c);
     close(s);
