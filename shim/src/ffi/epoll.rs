@@ -743,8 +743,10 @@ unsafe fn strip_marks(epfd: c_int, ev: *mut epoll_event, n: c_int, known: Option
     let _g = super::Guard::enter();
     let again = match known {
         Some((ep, gen, wid)) => {
-            drain(local_fifo(epfd, ep, gen, wid));
-            true
+            // Without a FIFO fd to drain (EMFILE) waiting again would spin.
+            let fd = local_fifo(epfd, ep, gen, wid);
+            drain(fd);
+            fd >= 0
         }
         // An epoll fd that came without its word (SCM_RIGHTS): adopt it.
         None => super::attached_host().and_then(|h| adopt(h, epfd)).is_some(),
