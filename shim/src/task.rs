@@ -112,6 +112,62 @@ pub fn uninstall(host: &Host, fd: i32) -> Option<FdEntry> {
     FdEntry::unpack(host.fds()[slot].fds[fd as usize].swap(0, Ordering::AcqRel))
 }
 
+/// An fd-table word naming a shared epoll instance (`shm::epoll`): no
+/// socket in the low half, so `lookup` leaves the fd to the kernel; the
+/// instance slot + 1 and its generation in the high half.
+pub fn epoll_word(ep: u32, gen: u32) -> u64 {
+    ((gen as u64 & 0xffff) << 48) | ((ep as u64 + 1) << 32)
+}
+
+/// The (instance, generation) an fd-table word names, if it is an epoll word.
+pub fn epoll_of(v: u64) -> Option<(u32, u32)> {
+    let hi = (v >> 32) as u32;
+    (v as u32 == 0 && hi & 0xffff != 0).then(|| ((hi & 0xffff) - 1, hi >> 16))
+}
+
+/// The epoll instance behind `fd` in this process (lock-free).
+#[inline]
+pub fn lookup_epoll(host: &Host, fd: i32) -> Option<(u32, u32)> {
+    let slot = my_slot()?;
+    if fd < 0 || fd as usize >= MAX_FDS {
+        return None;
+    }
+    epoll_of(host.fds()[slot].fds[fd as usize].load(Ordering::Acquire))
+}
+
+/// Records `fd -> epoll instance` (the caller took the reference); returns
+/// the instance the fd named before, whose reference the caller drops.
+pub fn install_epoll(host: &Host, g: &mut HostState, fd: i32, ep: u32, gen: u32) -> KResult<Option<(u32, u32)>> {
+    let slot = my_slot().ok_or(Errno::EIO)?;
+    if fd < 0 || fd as usize >= MAX_FDS {
+        return Err(Errno::EMFILE);
+    }
+    let old = host.fds()[slot].fds[fd as usize].swap(epoll_word(ep, gen), Ordering::AcqRel);
+    let p = &mut g.procs[slot];
+    p.fd_limit = p.fd_limit.max(fd as u32 + 1);
+    Ok(epoll_of(old))
+}
+
+/// Removes an epoll word at `fd` (a socket entry there is left alone).
+pub fn uninstall_epoll(host: &Host, fd: i32) -> Option<(u32, u32)> {
+    let slot = my_slot()?;
+    if fd < 0 || fd as usize >= MAX_FDS {
+        return None;
+    }
+    let cell = &host.fds()[slot].fds[fd as usize];
+    let v = cell.load(Ordering::Acquire);
+    let e = epoll_of(v)?;
+    cell.compare_exchange(v, 0, Ordering::AcqRel, Ordering::Relaxed).ok().map(|_| e)
+}
+
+/// Every (fd, instance, generation) epoll word of a slot below `limit`.
+pub fn epoll_entries(host: &Host, slot: usize, limit: u32) -> Vec<(i32, u32, u32)> {
+    let t = &host.fds()[slot];
+    (0..(limit as usize).min(MAX_FDS))
+        .filter_map(|fd| epoll_of(t.fds[fd].load(Ordering::Acquire)).map(|(e, g)| (fd as i32, e, g)))
+        .collect()
+}
+
 /// Reads /proc/<pid>/stat: (state char, starttime), or None if gone.
 fn proc_stat(pid: u32) -> Option<(u8, u64)> {
     let path = format!("/proc/{pid}/stat\0");
@@ -247,6 +303,13 @@ fn revalidate(host: &Host, g: &mut HostState, slot: usize) {
             crate::net::socket::fput(host, g, e.sock);
         }
     }
+    // Epoll fds: kept if the fd is still that epoll (not closed on exec).
+    for (fd, ep, gen) in epoll_entries(host, slot, g.procs[slot].fd_limit) {
+        if !crate::ffi::epoll::survived_exec(fd, ep, gen) {
+            table[fd as usize].store(0, Ordering::Release);
+            host.epoll().put(ep);
+        }
+    }
 }
 
 /// A process that arrived without a slot (spawned by a path the shim did
@@ -282,6 +345,12 @@ fn release_slot(host: &Host, g: &mut HostState, slot: usize) {
     for (fd, e) in entries(host, slot, g.procs[slot].fd_limit) {
         host.fds()[slot].fds[fd as usize].store(0, Ordering::Release);
         crate::net::socket::fput(host, g, e.sock);
+    }
+    // Its epoll fds: the instances live on while other holders remain (an
+    // instance left without any is freed by `ffi::epoll::gc`).
+    for (fd, ep, _) in epoll_entries(host, slot, g.procs[slot].fd_limit) {
+        host.fds()[slot].fds[fd as usize].store(0, Ordering::Release);
+        host.epoll().put(ep);
     }
     if let Some(w) = crate::shm::waiter::get() {
         if g.procs[slot].pid != crate::sys::getpid() {
@@ -340,6 +409,10 @@ pub fn fork_prepare(host: &Host, g: &mut HostState) -> Vec<(i32, FdEntry)> {
     for (_, e) in &v {
         g.socks[e.sock.idx()].f_count += 1;
     }
+    // The child's references to the epoll instances of its epoll fds.
+    for (_, ep, _) in epoll_entries(host, slot, g.procs[slot].fd_limit) {
+        host.epoll().get(ep);
+    }
     v
 }
 
@@ -353,11 +426,21 @@ pub fn fork_parent(host: &Host, g: &mut HostState, child: Option<u32>, held: &[(
             for (fd, e) in held {
                 host.fds()[s].fds[*fd as usize].store(e.pack(), Ordering::Release);
             }
+            if let Some(m) = my_slot() {
+                for (fd, ep, gen) in epoll_entries(host, m, parent_limit) {
+                    host.fds()[s].fds[fd as usize].store(epoll_word(ep, gen), Ordering::Release);
+                }
+            }
             g.procs[s].fd_limit = parent_limit;
         }
         None => {
             for (_, e) in held {
                 crate::net::socket::fput(host, g, e.sock);
+            }
+            if let Some(m) = my_slot() {
+                for (_, ep, _) in epoll_entries(host, m, g.procs[m].fd_limit) {
+                    host.epoll().put(ep);
+                }
             }
         }
     }

@@ -1,69 +1,443 @@
-//! epoll over sets that mix emulated sockets and real fds.
+//! epoll over sets that mix emulated sockets and real fds, with instances
+//! shared as the kernel shares a `struct eventpoll`.
 //!
-//! The epoll instance stays a real kernel epoll: real fds are added to it as
-//! usual. Emulated sockets are kept in a process-local interest list (the
-//! kernel's `epitem`s) and watched through a poll waiter whose FIFO is
-//! itself added to the kernel epoll; so epoll_wait sleeps in the kernel's
-//! epoll_wait on everything at once, and an emulated socket's wake-up makes
-//! the FIFO readable. Level- and edge-triggered, EPOLLONESHOT, EPOLLRDHUP,
+//! The epoll fd stays a real kernel epoll: real fds are added to it as
+//! usual, and fork, dup and SCM_RIGHTS share it as they share any file.
+//! The interests in emulated sockets (the kernel's `epitem`s: events, data,
+//! the edge-triggered sequence, the EPOLLONESHOT disabled bit) live in the
+//! shared mapping (`shm::epoll`), one list per instance, so every holder in
+//! every process sees and changes the same list: an ADD in a fork child is
+//! reported by the parent's epoll_wait, a ONESHOT item disarmed by one is
+//! disarmed for all, an edge is consumed once. An item is keyed as the
+//! kernel keys it, by (file, fd) of the process that added it (`ep_find`);
+//! it goes with EPOLL_CTL_DEL or when its socket's file is released
+//! (`eventpoll_release`: the last close anywhere, not the close of one fd
+//! while a dup or a fork child still holds the file).
+//!
+//! Which instance an fd names: every epoll fd made by epoll_create(1) gets
+//! an instance at once, recorded in the process's fd table in the mapping
+//! (an epoll word; `task::lookup_epoll`); dup/dup2/dup3/F_DUPFD copy the
+//! word, fork copies the table, exec keeps the words whose fd survived, and
+//! each word holds a reference (the last close, exit or reap frees the
+//! instance). Each instance has one poll waiter, owned by the instance and
+//! not by a process, whose FIFO is added to the kernel epoll with a data
+//! word that names the instance (`mark`); so a wake-up of any watched socket
+//! makes the kernel epoll readable for every holder, and a process that got
+//! the fd some other way (SCM_RIGHTS) finds the instance in
+//! /proc/self/fdinfo. epoll_wait sleeps in the kernel's epoll_wait on
+//! everything at once. Level- and edge-triggered, EPOLLONESHOT, EPOLLRDHUP,
 //! EPOLLHUP/EPOLLERR follow ep_item_poll / ep_send_events.
-//!
-//! Limit: the interest list lives in the process that made it; after fork,
-//! parent and child each keep their own copy of the emulated part.
 
-use super::poll::{PollWaiter, TICK};
+use super::poll::TICK;
 use super::uaccess::{copy_from_user, plausible};
 use super::{emulated, real, reentrant, run};
 use crate::errno::{Errno, KResult};
 use crate::net::{self, sock::{SockId, Watch}};
-use crate::shm::Host;
+use crate::shm::epoll::{EpItem, EpollArea, EpollTable};
+use crate::shm::{waiter, Host};
 use crate::task::FdEntry;
 use libc::{c_int, epoll_event, sigset_t};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The data word the waiter's FIFO carries in the kernel epoll.
-const MARK: u64 = u64::from_le_bytes(*b"netshim\0");
+/// The high half of the data word the instance's FIFO carries in the
+/// kernel epoll ("nsep"); the low half names the instance.
+const MARK_HI: u64 = 0x6e73_6570;
 
-struct Interest {
-    sock: SockId,
-    /// The placeholder's inode: with `sock`, which open file the fd named
-    /// when it was added (the kernel keys an epitem by file and fd).
-    ino: u32,
-    events: u32,
-    data: u64,
-    watch: Watch,
-    /// The socket's wait-queue sequence when last reported (edge-triggered).
-    last_seq: u32,
-    disabled: bool,
+fn mark(ep: u32, gen: u32) -> u64 {
+    (MARK_HI << 32) | ((gen as u64 & 0xffff) << 16) | ep as u64
 }
 
-struct Epoll {
-    waiter: PollWaiter,
-    interests: BTreeMap<c_int, Interest>,
+fn is_mark(v: u64) -> bool {
+    v >> 32 == MARK_HI
 }
 
-static EPOLLS: Mutex<Option<HashMap<c_int, Epoll>>> = Mutex::new(None);
-static ANY: AtomicBool = AtomicBool::new(false);
-
-fn with_epolls<T>(f: impl FnOnce(&mut HashMap<c_int, Epoll>) -> T) -> T {
-    let mut g = EPOLLS.lock().unwrap_or_else(|p| p.into_inner());
-    f(g.get_or_insert_with(HashMap::new))
+fn unmark(v: u64) -> (u32, u32) {
+    ((v & 0xffff) as u32, ((v >> 16) & 0xffff) as u32)
 }
 
-/// close() of an epoll fd: forget its emulated interests.
-pub fn forget(fd: c_int) {
-    if ANY.load(Ordering::Relaxed) {
-        let _g = super::Guard::enter();
-        let removed = with_epolls(|m| m.remove(&fd));
-        if let (Some(ep), Some(h)) = (removed, super::host()) {
-            for it in ep.interests.values() {
-                h.shared()[it.sock.idx()].wq.unwatch(ep.waiter.id, it.watch);
-            }
+/// This process's side of an instance it holds fds of: how many, and the
+/// FIFO fd it drains the waiter with.
+struct Local {
+    ep: u32,
+    gen: u32,
+    nfds: u32,
+    fifo: c_int,
+    ino: u64,
+}
+
+static LOCAL: Mutex<Vec<Local>> = Mutex::new(Vec::new());
+
+fn with_local<T>(f: impl FnOnce(&mut Vec<Local>) -> T) -> T {
+    let mut g = LOCAL.lock().unwrap_or_else(|p| p.into_inner());
+    f(&mut g)
+}
+
+/// The namespace, if this process is attached and the call is not the shim's own.
+fn active() -> Option<&'static Host> {
+    if reentrant() || !super::READY.load(Ordering::Acquire) {
+        return None;
+    }
+    super::attached_host()
+}
+
+fn encode(w: Watch) -> u8 {
+    match w {
+        Watch::Slot(i) => i as u8,
+        Watch::Overflow => 255,
+    }
+}
+
+fn decode(w: u8) -> Watch {
+    if w == 255 {
+        Watch::Overflow
+    } else {
+        Watch::Slot(w as usize)
+    }
+}
+
+/// Opens the FIFO of waiter `id` at a high fd.
+fn open_fifo(id: u32, cloexec: bool) -> Option<(c_int, u64)> {
+    let w = waiter::get()?;
+    let path = w.fifo_path(id);
+    let cl = if cloexec { libc::O_CLOEXEC } else { 0 };
+    // SAFETY: path is NUL-terminated; O_RDWR on a FIFO never blocks on Linux.
+    let fd = unsafe { crate::syscall!(SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDWR | libc::O_NONBLOCK | cl) }.ok()? as c_int;
+    let cmd = if cloexec { libc::F_DUPFD_CLOEXEC } else { libc::F_DUPFD };
+    // SAFETY: F_DUPFD only makes a new fd; the old one is closed after.
+    let fd = match unsafe { crate::syscall!(SYS_fcntl, fd, cmd, 900) } {
+        Ok(n) => {
+            crate::sys::close_fd(fd);
+            n as c_int
+        }
+        Err(_) => fd,
+    };
+    let ino = crate::task::placeholder_ino(fd).unwrap_or(0);
+    Some((fd, ino))
+}
+
+/// Counts one more fd of the instance in this process.
+fn local_add(ep: u32, gen: u32, fifo: Option<(c_int, u64)>) {
+    with_local(|l| match l.iter_mut().find(|x| x.ep == ep && x.gen == gen) {
+        Some(x) => x.nfds += 1,
+        None => {
+            let (fifo, ino) = fifo.unwrap_or((-1, 0));
+            l.push(Local { ep, gen, nfds: 1, fifo, ino })
+        }
+    });
+}
+
+/// One fd of the instance fewer in this process; the last closes its FIFO fd.
+fn local_drop(ep: u32, gen: u32) {
+    let gone = with_local(|l| {
+        let i = l.iter().position(|x| x.ep == ep && x.gen == gen)?;
+        l[i].nfds = l[i].nfds.saturating_sub(1);
+        (l[i].nfds == 0).then(|| l.swap_remove(i))
+    });
+    if let Some(x) = gone {
+        if x.fifo >= 0 && crate::task::placeholder_ino(x.fifo) == Some(x.ino) {
+            crate::sys::close_fd(x.fifo);
         }
     }
+}
+
+/// This process's FIFO fd for the instance, (re)opened when needed. A
+/// FIFO file opened here for an fd the process did not inherit with it is
+/// also added to the kernel epoll, so the wake-ups reach it whoever else
+/// closes theirs.
+fn local_fifo(epfd: c_int, ep: u32, gen: u32, wid: u32) -> c_int {
+    let cur = with_local(|l| l.iter().find(|x| x.ep == ep && x.gen == gen).map(|x| (x.fifo, x.ino)));
+    if let Some((fd, ino)) = cur {
+        if fd >= 0 && crate::task::placeholder_ino(fd) == Some(ino) {
+            return fd;
+        }
+    }
+    let Some((fd, ino)) = open_fifo(wid, true) else { return -1 };
+    let mut e = epoll_event { events: libc::EPOLLIN as u32, u64: mark(ep, gen) };
+    // SAFETY: adds the FIFO to the program's real epoll instance.
+    unsafe { real::epoll_ctl()(epfd, libc::EPOLL_CTL_ADD, fd, &mut e) };
+    with_local(|l| match l.iter_mut().find(|x| x.ep == ep && x.gen == gen) {
+        Some(x) => {
+            x.fifo = fd;
+            x.ino = ino;
+        }
+        None => l.push(Local { ep, gen, nfds: 1, fifo: fd, ino }),
+    });
+    fd
+}
+
+fn drain(fd: c_int) {
+    if fd < 0 {
+        return;
+    }
+    let mut buf = [0u8; 256];
+    // SAFETY: drains the non-blocking FIFO into a stack buffer.
+    while let Ok(n) = unsafe { crate::syscall!(SYS_read, fd, buf.as_mut_ptr(), buf.len()) } {
+        if n < buf.len() {
+            break;
+        }
+    }
+}
+
+fn set_armed(wid: u32, on: bool) {
+    if let Some(w) = waiter::get().and_then(|w| w.slot(wid)) {
+        w.armed.store(on as u32, Ordering::SeqCst);
+    }
+}
+
+/// Frees instance `ep`: its items leave their sockets' watchers, its waiter goes.
+fn free_ep(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32) {
+    let wid = t.eps[ep as usize].waiter;
+    for idx in t.list(ep) {
+        let it = t.remove(area, idx);
+        if it.epoch == area.epoch(it.sock as usize) {
+            h.shared()[it.sock as usize].wq.unwatch(wid, decode(it.watch));
+        }
+    }
+    if let Some(w) = waiter::get() {
+        w.free_shared(wid);
+    }
+    t.eps[ep as usize].in_use = false;
+    log::debug!("epoll instance {ep} freed");
+}
+
+/// Frees the instances no fd names any more (their last holder exited or
+/// was reaped, which drops references under the host lock).
+pub fn gc(h: &Host) {
+    let area = h.epoll();
+    let mut t = area.table.lock();
+    for ep in 0..crate::shm::epoll::MAX_EPOLLS as u32 {
+        if t.eps[ep as usize].in_use && area.refs[ep as usize].load(Ordering::Acquire) == 0 {
+            free_ep(h, area, &mut t, ep);
+        }
+    }
+}
+
+/// Gives the kernel epoll `epfd` a shared instance (`ep_alloc`): a waiter
+/// whose FIFO goes into the kernel epoll, and the epoll word in the fd table.
+fn make_instance(h: &Host, epfd: c_int, cloexec: bool) -> KResult<(u32, u32)> {
+    gc(h);
+    let w = waiter::get().ok_or(Errno::ENOMEM)?;
+    let wid = w.alloc_shared().ok_or(Errno::ENOMEM)?;
+    let area = h.epoll();
+    let made = {
+        let mut t = area.table.lock();
+        t.alloc_ep(area, wid)
+    };
+    let Some((ep, gen)) = made else {
+        w.free_shared(wid);
+        return Err(Errno::ENOMEM);
+    };
+    let undo = |e: Errno| {
+        area.refs[ep as usize].store(0, Ordering::Release);
+        gc(h);
+        e
+    };
+    let Some((fifo, ino)) = open_fifo(wid, cloexec) else { return Err(undo(Errno::ENOMEM)) };
+    let mut e = epoll_event { events: libc::EPOLLIN as u32, u64: mark(ep, gen) };
+    // SAFETY: adds the waiter's FIFO to the program's real epoll instance.
+    if unsafe { real::epoll_ctl()(epfd, libc::EPOLL_CTL_ADD, fifo, &mut e) } < 0 {
+        let err = Errno::last();
+        crate::sys::close_fd(fifo);
+        return Err(undo(err));
+    }
+    let old = {
+        let mut g = h.header().host.lock();
+        crate::task::install_epoll(h, &mut g, epfd, ep, gen)
+    };
+    match old {
+        Ok(prev) => {
+            log::debug!("epoll instance {ep} made for fd {epfd}");
+            local_add(ep, gen, Some((fifo, ino)));
+            if let Some((pe, pg)) = prev {
+                drop_ref(h, pe, pg);
+            }
+            Ok((ep, gen))
+        }
+        Err(err) => {
+            crate::sys::close_fd(fifo);
+            Err(undo(err))
+        }
+    }
+}
+
+/// Drops this process's reference of an fd that named instance (ep, gen).
+fn drop_ref(h: &Host, ep: u32, gen: u32) {
+    local_drop(ep, gen);
+    let area = h.epoll();
+    if area.put(ep) {
+        let mut t = area.table.lock();
+        if t.valid(ep, gen) && area.refs[ep as usize].load(Ordering::Acquire) == 0 {
+            free_ep(h, area, &mut t, ep);
+        }
+    }
+}
+
+/// The instance named in the kernel epoll `epfd`'s own list (its FIFO's
+/// data word, read from /proc/self/fdinfo): how an fd that arrived without
+/// its epoll word (SCM_RIGHTS, a spawn the shim did not see) is known.
+fn fdinfo_instance(epfd: c_int) -> Option<(u32, u32)> {
+    let s = std::fs::read_to_string(format!("/proc/self/fdinfo/{epfd}")).ok()?;
+    s.lines().find_map(|l| {
+        let mut it = l.split_ascii_whitespace();
+        while let Some(tok) = it.next() {
+            if tok == "data:" {
+                let v = u64::from_str_radix(it.next()?, 16).ok()?;
+                return is_mark(v).then(|| unmark(v));
+            }
+        }
+        None
+    })
+}
+
+/// Takes a reference to the instance `epfd` names in the kernel (fdinfo)
+/// and records it for `epfd`.
+fn adopt(h: &Host, epfd: c_int) -> Option<(u32, u32)> {
+    let (ep, gen) = fdinfo_instance(epfd)?;
+    let area = h.epoll();
+    {
+        let t = area.table.lock();
+        if !t.valid(ep, gen) {
+            return None;
+        }
+        area.get(ep);
+    }
+    let prev = {
+        let mut g = h.header().host.lock();
+        crate::task::install_epoll(h, &mut g, epfd, ep, gen)
+    };
+    match prev {
+        Ok(prev) => {
+            local_add(ep, gen, None);
+            if let Some((pe, pg)) = prev {
+                drop_ref(h, pe, pg);
+            }
+            Some((ep, gen))
+        }
+        Err(_) => {
+            area.put(ep);
+            None
+        }
+    }
+}
+
+/// After exec, in `task::revalidate`: whether fd is still the epoll of
+/// instance (ep, gen); if so this image counts it.
+pub fn survived_exec(fd: c_int, ep: u32, gen: u32) -> bool {
+    let ok = is_epoll_fd(fd).unwrap_or(false) && fdinfo_instance(fd) == Some((ep, gen));
+    if ok {
+        local_add(ep, gen, None);
+    }
+    ok
+}
+
+/// A real fd received with SCM_RIGHTS (`scm_detach_fds`): an epoll fd
+/// is recorded as the instance it is.
+pub fn received(fd: c_int) {
+    let Some(h) = super::attached_host() else { return };
+    if is_epoll_fd(fd).unwrap_or(false) {
+        let _ = adopt(h, fd);
+    }
+}
+
+/// epoll_create / epoll_create1: the instance is made at once, so a fork
+/// child or a dup that adds the first emulated socket shares it.
+fn created(fd: c_int, cloexec: bool) {
+    if fd < 0 {
+        return;
+    }
+    if let Some(h) = active() {
+        let _g = super::Guard::enter();
+        if let Err(e) = make_instance(h, fd, cloexec) {
+            log::debug!("epoll instance for fd {fd} not made: {e:?}");
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn epoll_create(size: c_int) -> c_int {
+    let fd = real::epoll_create()(size);
+    created(fd, false);
+    fd
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn epoll_create1(flags: c_int) -> c_int {
+    let fd = real::epoll_create1()(flags);
+    created(fd, flags & libc::EPOLL_CLOEXEC != 0);
+    fd
+}
+
+/// close() of a non-socket fd: an epoll fd drops its instance reference.
+pub fn forget(fd: c_int) {
+    let Some(h) = active() else { return };
+    if crate::task::lookup_epoll(h, fd).is_none() {
+        return;
+    }
+    let _g = super::Guard::enter();
+    let gone = {
+        let _g = h.header().host.lock();
+        crate::task::uninstall_epoll(h, fd)
+    };
+    if let Some((ep, gen)) = gone {
+        drop_ref(h, ep, gen);
+    }
+}
+
+/// An fd number about to be replaced (dup2/dup3 onto it): as `forget`.
+pub fn replaced(fd: c_int) {
+    forget(fd)
+}
+
+/// dup/dup2/dup3/F_DUPFD made `new` a copy of `old` (a non-socket fd):
+/// the epoll word goes along, with a reference.
+pub fn dup_hook(old: c_int, new: c_int) {
+    let Some(h) = active() else { return };
+    if old == new || new < 0 {
+        return;
+    }
+    let src = crate::task::lookup_epoll(h, old);
+    if src.is_none() && crate::task::lookup_epoll(h, new).is_none() {
+        return;
+    }
+    forget(new);
+    let Some((ep, gen)) = src else { return };
+    let _g = super::Guard::enter();
+    h.epoll().get(ep);
+    let prev = {
+        let mut g = h.header().host.lock();
+        crate::task::install_epoll(h, &mut g, new, ep, gen)
+    };
+    match prev {
+        Ok(prev) => {
+            local_add(ep, gen, None);
+            if let Some((pe, pg)) = prev {
+                drop_ref(h, pe, pg);
+            }
+        }
+        Err(_) => {
+            h.epoll().put(ep);
+        }
+    }
+}
+
+/// close_range/closefrom: the epoll fds of the range.
+pub fn close_range(first: u32, last: u32) {
+    let Some(h) = active() else { return };
+    let Some(slot) = crate::task::my_slot() else { return };
+    let limit = { h.header().host.lock().procs[slot].fd_limit };
+    for (fd, _, _) in crate::task::epoll_entries(h, slot, limit) {
+        if (first..=last).contains(&(fd as u32)) {
+            forget(fd);
+        }
+    }
+}
+
+/// Process exit: instances whose last holder this was are freed.
+pub fn exit_gc(h: &Host) {
+    with_local(|l| l.clear());
+    gc(h);
 }
 
 fn is_epoll_fd(fd: c_int) -> KResult<bool> {
@@ -76,13 +450,27 @@ fn is_epoll_fd(fd: c_int) -> KResult<bool> {
     }
 }
 
-/// Whether `fd` still names the open file the interest was added for. A
-/// close drops the kernel's epitem; here the entry stays until noticed, and
-/// the fd number may name another socket by then.
-fn current(h: &Host, fd: c_int, it: &Interest) -> bool {
-    crate::task::lookup(h, fd).is_some_and(|e| e.sock == it.sock && e.ino == it.ino)
+/// The instance of epoll fd `epfd`: its word, or the one its kernel list
+/// names, or a new one (an epoll fd made where the shim did not see it).
+fn instance_of(h: &Host, epfd: c_int) -> KResult<(u32, u32)> {
+    if let Some(x) = crate::task::lookup_epoll(h, epfd) {
+        return Ok(x);
+    }
+    if !is_epoll_fd(epfd)? {
+        return Err(Errno::EINVAL);
+    }
+    if let Some(x) = adopt(h, epfd) {
+        return Ok(x);
+    }
+    // SAFETY: F_GETFD on an fd that is open.
+    let cloexec = unsafe { real::fcntl()(epfd, libc::F_GETFD, 0) } & libc::FD_CLOEXEC != 0;
+    make_instance(h, epfd, cloexec)
 }
 
+/// EPOLLEXCLUSIVE_OK_BITS of fs/eventpoll.c.
+const EXCLUSIVE_OK: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLERR | libc::EPOLLHUP | libc::EPOLLWAKEUP | libc::EPOLLET | libc::EPOLLEXCLUSIVE) as u32;
+
+/// `do_epoll_ctl` for an emulated target fd.
 fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut epoll_event) -> KResult<i64> {
     let sock = file.sock;
     let event = if op == libc::EPOLL_CTL_DEL {
@@ -96,63 +484,84 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut e
     if epfd == fd {
         return Err(Errno::EINVAL);
     }
-    if crate::task::lookup(h, epfd).is_some() || !is_epoll_fd(epfd)? {
+    if crate::task::lookup(h, epfd).is_some() {
         return Err(Errno::EINVAL);
     }
-    with_epolls(|m| {
-        if !m.contains_key(&epfd) {
-            if op != libc::EPOLL_CTL_ADD {
-                return Err(Errno::ENOENT);
-            }
-            let mut waiter = PollWaiter::new().ok_or(Errno::ENOMEM)?;
-            let mut e = epoll_event { events: libc::EPOLLIN as u32, u64: MARK };
-            let fifo = waiter.fd();
-            // SAFETY: adds the waiter's FIFO to the program's real epoll instance.
-            if unsafe { real::epoll_ctl()(epfd, libc::EPOLL_CTL_ADD, fifo, &mut e) } < 0 {
-                return Err(Errno::last());
-            }
-            m.insert(epfd, Epoll { waiter, interests: BTreeMap::new() });
-            ANY.store(true, Ordering::Relaxed);
-        }
-        let ep = m.get_mut(&epfd).expect("just made");
-        let wq = &h.shared()[sock.idx()].wq;
-        // An entry left by a closed fd whose number was reused is gone.
-        if let Some(old) = ep.interests.get(&fd) {
-            if !current(h, fd, old) {
-                let old = ep.interests.remove(&fd).expect("present");
-                h.shared()[old.sock.idx()].wq.unwatch(ep.waiter.id, old.watch);
+    let (ep, gen) = instance_of(h, epfd)?;
+    if let Some((events, _)) = event {
+        if events & libc::EPOLLEXCLUSIVE as u32 != 0 {
+            if op == libc::EPOLL_CTL_MOD || (op == libc::EPOLL_CTL_ADD && events & !EXCLUSIVE_OK != 0) {
+                return Err(Errno::EINVAL);
             }
         }
-        match op {
-            libc::EPOLL_CTL_ADD => {
-                if ep.interests.contains_key(&fd) {
-                    return Err(Errno::EEXIST);
-                }
-                let (events, data) = event.expect("ADD has an event");
-                let watch = wq.watch(ep.waiter.id);
-                ep.interests.insert(fd, Interest { sock, ino: file.ino, events, data, watch, last_seq: wq.seq().wrapping_sub(1), disabled: false });
-                Ok(0)
+    }
+    let area = h.epoll();
+    let epoch = area.epoch(sock.idx());
+    let wq = &h.shared()[sock.idx()].wq;
+    let mut t = area.table.lock();
+    if !t.valid(ep, gen) {
+        return Err(Errno::EINVAL);
+    }
+    let wid = t.eps[ep as usize].waiter;
+    let found = t.find(ep, fd, sock.0, epoch);
+    match op {
+        libc::EPOLL_CTL_ADD => {
+            if found.is_some() {
+                return Err(Errno::EEXIST);
             }
-            libc::EPOLL_CTL_MOD => {
-                let it = ep.interests.get_mut(&fd).ok_or(Errno::ENOENT)?;
-                let (events, data) = event.expect("MOD has an event");
-                if events & libc::EPOLLEXCLUSIVE as u32 != 0 {
-                    return Err(Errno::EINVAL);
-                }
-                it.events = events;
-                it.data = data;
-                it.disabled = false;
-                it.last_seq = wq.seq().wrapping_sub(1);
-                Ok(0)
+            let (events, data) = event.expect("ADD has an event");
+            let watch = wq.watch(wid);
+            let item = EpItem {
+                ep: 0,
+                fd,
+                sock: sock.0,
+                epoch,
+                events,
+                data,
+                last_seq: wq.seq().wrapping_sub(1),
+                disabled: false,
+                watch: encode(watch),
+                prev: 0,
+                next: 0,
+                hnext: 0,
+            };
+            if t.insert(area, ep, item).is_none() {
+                wq.unwatch(wid, watch);
+                // max_user_watches reached.
+                return Err(Errno::ENOSPC);
             }
-            libc::EPOLL_CTL_DEL => {
-                let it = ep.interests.remove(&fd).ok_or(Errno::ENOENT)?;
-                wq.unwatch(ep.waiter.id, it.watch);
-                Ok(0)
+            drop(t);
+            // ep_insert: a sleeper of any holder looks at the new item.
+            if let Some(w) = waiter::get() {
+                w.poke(wid);
             }
-            _ => Err(Errno::EINVAL),
+            Ok(0)
         }
-    })
+        libc::EPOLL_CTL_MOD => {
+            let idx = found.ok_or(Errno::ENOENT)?;
+            let it = &mut t.items[idx as usize];
+            if it.events & libc::EPOLLEXCLUSIVE as u32 != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let (events, data) = event.expect("MOD has an event");
+            it.events = events;
+            it.data = data;
+            it.disabled = false;
+            it.last_seq = wq.seq().wrapping_sub(1);
+            drop(t);
+            if let Some(w) = waiter::get() {
+                w.poke(wid);
+            }
+            Ok(0)
+        }
+        libc::EPOLL_CTL_DEL => {
+            let idx = found.ok_or(Errno::ENOENT)?;
+            let it = t.remove(area, idx);
+            wq.unwatch(wid, decode(it.watch));
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 #[no_mangle]
@@ -162,46 +571,47 @@ pub unsafe extern "C" fn epoll_ctl(epfd: c_int, op: c_int, fd: c_int, ev: *mut e
 }
 
 /// `ep_send_events` for the emulated interests: ready events into `out`.
-fn collect(h: &Host, ep: &mut Epoll, out: &mut Vec<epoll_event>, max: usize) {
-    let mut stale = Vec::new();
-    for (&fd, it) in ep.interests.iter_mut() {
-        if out.len() >= max {
-            break;
-        }
-        if it.disabled {
-            continue;
-        }
-        // The fd was closed (and maybe reused): the registration is gone.
-        if !current(h, fd, it) {
-            stale.push(fd);
-            continue;
-        }
-        let wq = &h.shared()[it.sock.idx()].wq;
-        let seq = wq.seq();
-        let want = it.events | (libc::EPOLLERR | libc::EPOLLHUP) as u32;
-        let mask = net::sock_poll(h, it.sock) & want;
-        if mask == 0 {
-            continue;
-        }
-        if it.events & libc::EPOLLET as u32 != 0 {
-            if seq == it.last_seq {
-                continue;
+/// A reported level-triggered item goes to the end of the list, as the
+/// kernel puts it back at the tail of the ready list.
+fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Vec<epoll_event>, max: usize) {
+    let last = t.eps[ep as usize].tail;
+    let mut i = t.eps[ep as usize].head;
+    let mut again = Vec::new();
+    while i != 0 && out.len() < max {
+        let idx = i - 1;
+        let it = t.items[idx as usize];
+        let end = i == last;
+        i = it.next;
+        // The socket's file was released: eventpoll_release took the item.
+        // (Its wait queue is reset when the slot is used again.)
+        if it.epoch != area.epoch(it.sock as usize) {
+            t.remove(area, idx);
+        } else if !it.disabled {
+            let sock = SockId(it.sock);
+            let seq = h.shared()[sock.idx()].wq.seq();
+            let want = it.events | (libc::EPOLLERR | libc::EPOLLHUP) as u32;
+            let mask = net::sock_poll(h, sock) & want;
+            if mask != 0 && !(it.events & libc::EPOLLET as u32 != 0 && seq == it.last_seq) {
+                let m = &mut t.items[idx as usize];
+                m.last_seq = seq;
+                if it.events & libc::EPOLLONESHOT as u32 != 0 {
+                    m.disabled = true;
+                } else if it.events & libc::EPOLLET as u32 == 0 {
+                    again.push(idx);
+                }
+                out.push(epoll_event { events: mask, u64: it.data });
             }
         }
-        it.last_seq = seq;
-        if it.events & libc::EPOLLONESHOT as u32 != 0 {
-            it.disabled = true;
+        if end {
+            break;
         }
-        out.push(epoll_event { events: mask, u64: it.data });
     }
-    for fd in stale {
-        if let Some(it) = ep.interests.remove(&fd) {
-            h.shared()[it.sock.idx()].wq.unwatch(ep.waiter.id, it.watch);
-        }
+    for idx in again {
+        t.to_tail(idx);
     }
 }
 
-/// The real epoll_wait, without the waiter's own mark; returns (events, fired).
+/// The real epoll_wait, without the waiters' marks; returns (events, fired).
 fn real_wait(epfd: c_int, max: usize, wait_ms: c_int, sigmask: *const sigset_t) -> KResult<(Vec<epoll_event>, bool)> {
     let mut buf = vec![epoll_event { events: 0, u64: 0 }; max.max(1) + 1];
     // SAFETY: buf has room for max+1 events.
@@ -210,13 +620,13 @@ fn real_wait(epfd: c_int, max: usize, wait_ms: c_int, sigmask: *const sigset_t) 
         return Err(Errno::last());
     }
     buf.truncate(r as usize);
-    let fired = buf.iter().any(|e| e.u64 == MARK);
-    buf.retain(|e| e.u64 != MARK);
+    let fired = buf.iter().any(|e| is_mark(e.u64));
+    buf.retain(|e| !is_mark(e.u64));
     buf.truncate(max);
     Ok((buf, fired))
 }
 
-fn do_wait(h: &Host, epfd: c_int, out: *mut epoll_event, max: c_int, timeout: c_int, sigmask: *const sigset_t) -> KResult<i64> {
+fn do_wait(h: &Host, epfd: c_int, ep: u32, gen: u32, out: *mut epoll_event, max: c_int, timeout: c_int, sigmask: *const sigset_t) -> KResult<i64> {
     if max <= 0 || max as usize > (i32::MAX as usize) / core::mem::size_of::<epoll_event>() {
         return Err(Errno::EINVAL);
     }
@@ -224,24 +634,28 @@ fn do_wait(h: &Host, epfd: c_int, out: *mut epoll_event, max: c_int, timeout: c_
     if !plausible(out as usize, max * core::mem::size_of::<epoll_event>()) {
         return Err(Errno::EFAULT);
     }
+    let area = h.epoll();
     let deadline = (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
     let events = loop {
         let mut got = Vec::new();
-        let armed = with_epolls(|m| {
-            let ep = m.get_mut(&epfd)?;
-            collect(h, ep, &mut got, max);
-            if got.is_empty() {
-                ep.waiter.arm();
-                // A change between the scan and the arming is caught here.
-                collect(h, ep, &mut got, max);
-                if !got.is_empty() {
-                    ep.waiter.disarm();
+        let mut wid = 0;
+        let armed = {
+            let mut t = area.table.lock();
+            if t.valid(ep, gen) {
+                wid = t.eps[ep as usize].waiter;
+                collect(h, area, &mut t, ep, &mut got, max);
+                if got.is_empty() {
+                    set_armed(wid, true);
+                    // A change between the scan and the arming is caught here.
+                    collect(h, area, &mut t, ep, &mut got, max);
                 }
+                Some(got.is_empty())
+            } else {
+                None
             }
-            Some(got.is_empty())
-        });
+        };
         let Some(sleep) = armed else {
-            // The emulated interests went away meanwhile.
+            // The instance went away meanwhile.
             let (ev, _) = real_wait(epfd, max, timeout, sigmask)?;
             break ev;
         };
@@ -250,38 +664,31 @@ fn do_wait(h: &Host, epfd: c_int, out: *mut epoll_event, max: c_int, timeout: c_
             got.append(&mut real);
             break got;
         }
+        let fifo = local_fifo(epfd, ep, gen, wid);
         // ep_poll: nothing available and a signal pending: EINTR.
         if let Some(e) = crate::signal::poll_interrupted() {
-            with_epolls(|m| {
-                if let Some(ep) = m.get_mut(&epfd) {
-                    ep.waiter.disarm();
-                }
-            });
             return Err(e);
         }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let wait = left.map_or(TICK, |l| l.min(TICK));
         let res = real_wait(epfd, max, wait.as_millis().max(if wait.is_zero() { 0 } else { 1 }) as c_int, sigmask);
-        with_epolls(|m| {
-            if let Some(ep) = m.get_mut(&epfd) {
-                ep.waiter.disarm();
-            }
-        });
         let (real, fired) = res?;
+        if fired {
+            drain(fifo);
+        }
         if !real.is_empty() {
             break real;
         }
         if left == Some(Duration::ZERO) || deadline.is_some_and(|d| Instant::now() >= d) {
             let mut got = Vec::new();
-            with_epolls(|m| {
-                if let Some(ep) = m.get_mut(&epfd) {
-                    collect(h, ep, &mut got, max);
-                }
-            });
+            let mut t = area.table.lock();
+            if t.valid(ep, gen) {
+                collect(h, area, &mut t, ep, &mut got, max);
+            }
             break got;
         }
-        if !fired {
-            crate::task::reap_dead(h);
+        if !fired && crate::task::reap_dead(h) > 0 {
+            gc(h);
         }
     };
     let n = events.len();
@@ -291,24 +698,91 @@ fn do_wait(h: &Host, epfd: c_int, out: *mut epoll_event, max: c_int, timeout: c_
     Ok(n as i64)
 }
 
-fn has_emulated(epfd: c_int) -> bool {
-    ANY.load(Ordering::Relaxed) && !reentrant() && with_epolls(|m| m.get(&epfd).is_some_and(|e| !e.interests.is_empty()))
+/// What epoll_wait on `epfd` needs: the kernel alone (no instance, or one
+/// without emulated items), or the emulation.
+enum Route {
+    Kernel,
+    /// An instance with no items: the kernel waits, with the waiter armed
+    /// so that an ADD from another holder wakes it.
+    Empty(u32, u32, u32),
+    Emulated(&'static Host, u32, u32),
+}
+
+fn route(epfd: c_int) -> Route {
+    let Some(h) = active() else { return Route::Kernel };
+    let Some((ep, gen)) = crate::task::lookup_epoll(h, epfd) else { return Route::Kernel };
+    let area = h.epoll();
+    let Some(n) = area.nitems.get(ep as usize) else { return Route::Kernel };
+    if n.load(Ordering::Acquire) != 0 {
+        return Route::Emulated(h, ep, gen);
+    }
+    let wid = area.waiter[ep as usize].load(Ordering::Acquire);
+    set_armed(wid, true);
+    Route::Empty(ep, gen, wid)
+}
+
+/// After the kernel's own epoll_wait: takes out the waiters' marks. Returns
+/// the count left and whether the caller should wait again through the
+/// emulation (only marks, and the instance is known).
+unsafe fn strip_marks(epfd: c_int, ev: *mut epoll_event, n: c_int, known: Option<(u32, u32, u32)>) -> (c_int, bool) {
+    if n <= 0 || ev.is_null() {
+        return (n, false);
+    }
+    // SAFETY: the kernel just wrote n events there.
+    let s = unsafe { core::slice::from_raw_parts_mut(ev, n as usize) };
+    if !s.iter().any(|e| is_mark(e.u64)) {
+        return (n, false);
+    }
+    let mut k = 0;
+    for i in 0..s.len() {
+        if !is_mark(s[i].u64) {
+            s[k] = s[i];
+            k += 1;
+        }
+    }
+    let _g = super::Guard::enter();
+    let again = match known {
+        Some((ep, gen, wid)) => {
+            // Without a FIFO fd to drain (EMFILE) waiting again would spin.
+            let fd = local_fifo(epfd, ep, gen, wid);
+            drain(fd);
+            fd >= 0
+        }
+        // An epoll fd that came without its word (SCM_RIGHTS): adopt it.
+        None => super::attached_host().and_then(|h| adopt(h, epfd)).is_some(),
+    };
+    (k as c_int, k == 0 && again)
+}
+
+unsafe fn wait_entry(name: &str, epfd: c_int, ev: *mut epoll_event, max: c_int, timeout: c_int, sigmask: *const sigset_t) -> c_int {
+    let known = match route(epfd) {
+        Route::Emulated(h, ep, gen) => {
+            return run(name, || format!("{epfd}, {ev:p}, {max}, {timeout}"), || do_wait(h, epfd, ep, gen, ev, max, timeout, sigmask));
+        }
+        Route::Empty(ep, gen, wid) => Some((ep, gen, wid)),
+        Route::Kernel => None,
+    };
+    let n = real::epoll_pwait()(epfd, ev, max, timeout, sigmask);
+    if n <= 0 || reentrant() {
+        return n;
+    }
+    let (n, only_marks) = strip_marks(epfd, ev, n, known);
+    if !only_marks || timeout == 0 {
+        return n;
+    }
+    // Woken for an emulated socket another holder added: wait emulated.
+    match route(epfd) {
+        Route::Emulated(h, ep, gen) => run(name, || format!("{epfd}, {ev:p}, {max}, {timeout}"), || do_wait(h, epfd, ep, gen, ev, max, timeout, sigmask)),
+        _ => wait_entry(name, epfd, ev, max, timeout, sigmask),
+    }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn epoll_wait(epfd: c_int, ev: *mut epoll_event, max: c_int, timeout: c_int) -> c_int {
-    if !has_emulated(epfd) {
-        return real::epoll_wait()(epfd, ev, max, timeout);
-    }
-    let Some(h) = super::host() else { return real::epoll_wait()(epfd, ev, max, timeout) };
-    run("epoll_wait", || format!("{epfd}, {ev:p}, {max}, {timeout}"), || do_wait(h, epfd, ev, max, timeout, core::ptr::null()))
+    wait_entry("epoll_wait", epfd, ev, max, timeout, core::ptr::null())
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn epoll_pwait(epfd: c_int, ev: *mut epoll_event, max: c_int, timeout: c_int, sigmask: *const sigset_t) -> c_int {
-    if !has_emulated(epfd) {
-        return real::epoll_pwait()(epfd, ev, max, timeout, sigmask);
-    }
-    let Some(h) = super::host() else { return real::epoll_pwait()(epfd, ev, max, timeout, sigmask) };
-    run("epoll_pwait", || format!("{epfd}, {ev:p}, {max}, {timeout}"), || do_wait(h, epfd, ev, max, timeout, sigmask))
+    wait_entry("epoll_pwait", epfd, ev, max, timeout, sigmask)
 }

@@ -564,6 +564,7 @@ const CLOSE_RANGE_CLOEXEC: c_uint = 4;
 pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     if flags as c_uint & CLOSE_RANGE_CLOEXEC == 0 && first <= last && !super::reentrant() {
         close_range_emulated(first, last);
+        super::epoll::close_range(first, last);
     }
     real::close_range()(first, last, flags)
 }
@@ -572,12 +573,14 @@ pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) 
 pub unsafe extern "C" fn closefrom(first: c_int) {
     if first >= 0 && !super::reentrant() {
         close_range_emulated(first as c_uint, c_uint::MAX);
+        super::epoll::close_range(first as c_uint, c_uint::MAX);
     }
     real::closefrom()(first)
 }
 
 /// After a real call put a copy of the placeholder at `newfd`: record it.
 fn record_dup(h: &Host, e: FdEntry, newfd: c_int) -> KResult<i64> {
+    super::epoll::replaced(newfd);
     if let Err(err) = net::fd_dup(h, e, newfd) {
         crate::sys::close_fd(newfd);
         return Err(err);
@@ -595,7 +598,11 @@ fn forget_replaced(newfd: c_int) {
 
 #[no_mangle]
 pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
-    let Some((h, e)) = emulated(fd) else { return real::dup()(fd) };
+    let Some((h, e)) = emulated(fd) else {
+        let r = real::dup()(fd);
+        super::epoll::dup_hook(fd, r);
+        return r;
+    };
     run("dup", || format!("{fd}"), || {
         let n = real::dup()(fd);
         if n < 0 {
@@ -611,6 +618,7 @@ pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
         let r = real::dup2()(old, new);
         if r >= 0 && old != new {
             forget_replaced(new);
+            super::epoll::dup_hook(old, new);
         }
         return r;
     };
@@ -632,6 +640,7 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
         let r = real::dup3()(old, new, flags);
         if r >= 0 {
             forget_replaced(new);
+            super::epoll::dup_hook(old, new);
         }
         return r;
     };
@@ -684,13 +693,25 @@ unsafe fn do_fcntl(h: &Host, e: FdEntry, fd: c_int, cmd: c_int, arg: c_ulong) ->
 /// takes it as `c_ulong` (redhook cannot hook variadic functions at all).
 #[no_mangle]
 pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
-    let Some((h, e)) = emulated(fd) else { return real::fcntl()(fd, cmd, arg) };
+    let Some((h, e)) = emulated(fd) else {
+        let r = real::fcntl()(fd, cmd, arg);
+        if cmd == libc::F_DUPFD || cmd == libc::F_DUPFD_CLOEXEC {
+            super::epoll::dup_hook(fd, r);
+        }
+        return r;
+    };
     run("fcntl", || tr::fmt_fcntl(fd, cmd, arg as u64), || do_fcntl(h, e, fd, cmd, arg))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
-    let Some((h, e)) = emulated(fd) else { return real::fcntl64()(fd, cmd, arg) };
+    let Some((h, e)) = emulated(fd) else {
+        let r = real::fcntl64()(fd, cmd, arg);
+        if cmd == libc::F_DUPFD || cmd == libc::F_DUPFD_CLOEXEC {
+            super::epoll::dup_hook(fd, r);
+        }
+        return r;
+    };
     run("fcntl64", || tr::fmt_fcntl(fd, cmd, arg as u64), || do_fcntl(h, e, fd, cmd, arg))
 }
 
@@ -797,6 +818,8 @@ fn exit_hook() {
         let _g = super::Guard::enter();
         tr::clear_path();
         task::exit_process(h);
+        // Epoll instances this process was the last holder of.
+        super::epoll::exit_gc(h);
         // Real fds this process still holds in flight (SCM_RIGHTS).
         super::carrier::keep_on_exit(h);
         tr::exit_line();

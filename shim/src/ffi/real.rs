@@ -101,6 +101,8 @@ real_fns! {
     epoll_ctl(c_int, c_int, c_int, *mut libc::epoll_event) -> c_int;
     epoll_wait(c_int, *mut libc::epoll_event, c_int, c_int) -> c_int;
     epoll_pwait(c_int, *mut libc::epoll_event, c_int, c_int, *const libc::sigset_t) -> c_int;
+    epoll_create(c_int) -> c_int;
+    epoll_create1(c_int) -> c_int;
 }
 
 real_fns! {

@@ -336,6 +336,7 @@ fn scm_detach_fds(host: &Host, msg: &mut RecvMsg<'_>, fp: ScmFpList, peek: bool)
     }
     .into_iter();
     let mut fds: Vec<i32> = Vec::new();
+    let mut real_fds: Vec<i32> = Vec::new();
     let mut lost = false;
     with_host(host, |g| {
         for (i, &item) in fp.items.iter().enumerate() {
@@ -346,7 +347,10 @@ fn scm_detach_fds(host: &Host, msg: &mut RecvMsg<'_>, fp: ScmFpList, peek: bool)
                 };
                 if i < fdmax && !lost {
                     match carrier::place(parked, cloexec) {
-                        Ok(fd) => fds.push(fd),
+                        Ok(fd) => {
+                            fds.push(fd);
+                            real_fds.push(fd);
+                        }
                         Err(_) => lost = true,
                     }
                 } else {
@@ -370,6 +374,10 @@ fn scm_detach_fds(host: &Host, msg: &mut RecvMsg<'_>, fp: ScmFpList, peek: bool)
         }
     });
     carrier::close_all(&reals.collect::<Vec<_>>());
+    // An epoll fd among them shares its instance (outside the host lock).
+    for fd in real_fds {
+        crate::ffi::epoll::received(fd);
+    }
     if !fds.is_empty() {
         let data: Vec<u8> = fds.iter().flat_map(|f| f.to_ne_bytes()).collect();
         put_cmsg(msg, libc::SOL_SOCKET, libc::SCM_RIGHTS, &data);

@@ -214,6 +214,8 @@ pub fn fput(host: &Host, g: &mut HostState, id: SockId) {
     }
     c.f_count -= 1;
     if c.f_count == 0 {
+        // __fput -> eventpoll_release: the file's epoll items go.
+        host.epoll().eventpoll_release(id.idx());
         crate::ktrace!("sock_close -> __sock_release -> {}", ops_of(c.ops).name);
         (ops_of(c.ops).release)(host, g, id);
         sock_put(host, g, id);

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Bump when the layout changes: the version is part of the file name, so
 /// old and new builds never share a mapping.
-pub const LAYOUT_VERSION: u32 = 10;
+pub const LAYOUT_VERSION: u32 = 11;
 const MAGIC: u64 = u64::from_le_bytes(*b"netshim\x01");
 
 /// How many sockets a namespace holds at once.
@@ -72,7 +72,10 @@ const RINGS_SIZE: usize = RING_SIZE * MAX_SOCKS;
 /// Each socket's error queue (`sk_error_queue`), after the rings.
 const ERRQ_OFF: usize = RINGS_OFF + RINGS_SIZE;
 const ERRQ_SIZE: usize = align(core::mem::size_of::<ShmMutex<ErrQueue>>() * MAX_SOCKS);
-pub const TOTAL_SIZE: usize = ERRQ_OFF + ERRQ_SIZE;
+/// The shared epoll instances (`shm::epoll`), after the error queues.
+const EPOLL_OFF: usize = ERRQ_OFF + ERRQ_SIZE;
+const EPOLL_SIZE: usize = align(core::mem::size_of::<super::epoll::EpollArea>());
+pub const TOTAL_SIZE: usize = EPOLL_OFF + EPOLL_SIZE;
 
 /// A process's view of the mapping. Created once; lives for the process.
 pub struct Host {
@@ -127,6 +130,14 @@ impl Host {
         // (a lock word and plain integers and bytes), each aligned as the
         // array stride keeps it; the mapping lives as long as the process.
         unsafe { &*(self.base.add(ERRQ_OFF) as *const ShmMutex<ErrQueue>).add(idx) }
+    }
+
+    /// The shared epoll instances and their items.
+    pub fn epoll(&self) -> &super::epoll::EpollArea {
+        // SAFETY: the area holds one zero-valid EpollArea (atomics, a lock
+        // word and plain integers), page aligned; the mapping lives as long
+        // as the process.
+        unsafe { &*(self.base.add(EPOLL_OFF) as *const super::epoll::EpollArea) }
     }
 
     /// The file of namespace `ns` of the calling user.

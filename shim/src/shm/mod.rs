@@ -13,8 +13,10 @@
 //! - `SockShared[]`: the per-socket words the data path touches without the
 //!   host lock (wait queue, receive-queue lock, state, shutdown bits, ...);
 //! - `ProcFds[]`: each process's fd table, read lock-free on every call;
-//! - the receive rings, one per socket.
+//! - the receive rings, one per socket;
+//! - the error queues, then the shared epoll instances (`epoll`).
 
+pub mod epoll;
 pub mod futex;
 pub mod mutex;
 pub mod ring;

@@ -28,6 +28,9 @@ pub struct Waiter {
     _pad: u32,
 }
 
+/// The owner of a slot no process owns (`reap` never matches it).
+pub const SHARED_OWNER: u32 = u32::MAX;
+
 /// The process-wide view of the waiter table and FIFO naming.
 pub struct Waiters {
     table: &'static [Waiter],
@@ -57,7 +60,21 @@ impl Waiters {
 
     /// Takes a free slot for this process and makes its FIFO.
     pub fn alloc(&self) -> Option<u32> {
-        let pid = crate::sys::getpid();
+        self.alloc_for(crate::sys::getpid())
+    }
+
+    /// Takes a slot owned by no process: a shared epoll instance's, which
+    /// lives as long as the instance (`shm::epoll`), whoever made it.
+    pub fn alloc_shared(&self) -> Option<u32> {
+        self.alloc_for(SHARED_OWNER)
+    }
+
+    /// Frees a slot taken with `alloc_shared`.
+    pub fn free_shared(&self, id: u32) {
+        self.free_of(id, SHARED_OWNER);
+    }
+
+    fn alloc_for(&self, pid: u32) -> Option<u32> {
         for (i, w) in self.table.iter().enumerate() {
             if w.pid.load(Ordering::Relaxed) == 0 && w.pid.compare_exchange(0, pid, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 w.armed.store(0, Ordering::Release);

@@ -1,0 +1,329 @@
+//! Shared epoll instances: the emulated part of a `struct eventpoll`.
+//!
+//! On Linux an epoll instance is one `struct eventpoll` behind one file:
+//! fork, dup and SCM_RIGHTS share it, and every holder sees and changes the
+//! same interest list (fs/eventpoll.c). Here the kernel epoll file still
+//! holds the real fds; the interests in emulated sockets (the `epitem`s)
+//! live in this area so every process of the namespace sees one list:
+//! - `EpollCtl[MAX_EPOLLS]`: one per instance (its poll waiter, its list);
+//! - `EpItem[MAX_EPITEMS]`: a pool of items shared by all instances, each
+//!   on its instance's list (insertion order, for the scan) and on a hash
+//!   chain keyed by (instance, fd), for `ep_find`;
+//! - `refs[]`: how many fd-table entries (over all processes) name each
+//!   instance; changed with atomics, so the exit path and the reaper can
+//!   drop references under the host lock without taking the epoll lock;
+//! - `file_epoch[]`: per socket slot, bumped when the socket's file goes
+//!   (its last fput): `eventpoll_release`. An item records the epoch it was
+//!   added at, and an item whose socket's epoch moved is gone (dropped
+//!   lazily by the next scan or ctl that meets it).
+//!
+//! Lock order: the epoll lock, then the host lock (a scan calls
+//! `ops->poll`, which may take it); never the other way round.
+
+use super::mutex::ShmMutex;
+use super::MAX_SOCKS;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Epoll instances with emulated interests a namespace holds at once.
+pub const MAX_EPOLLS: usize = 1024;
+/// Items (one emulated socket in one instance) over all instances.
+pub const MAX_EPITEMS: usize = 65536;
+const HASH: usize = 16384;
+
+/// One epoll instance (`struct eventpoll`, the emulated half).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct EpollCtl {
+    pub in_use: bool,
+    /// Bumped at every allocation of the slot: (slot, gen) names an instance.
+    pub gen: u32,
+    /// Its poll waiter (`shm::waiter`), owned by the instance, not a process.
+    pub waiter: u32,
+    /// First and last item of its list (index + 1, 0: none).
+    pub head: u32,
+    pub tail: u32,
+}
+
+/// `struct epitem` for an emulated socket.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct EpItem {
+    /// Instance slot + 1 (0: free).
+    pub ep: u32,
+    /// The fd number in the process that added it (`epoll_filefd.fd`).
+    pub fd: i32,
+    /// The socket and its file's epoch (`epoll_filefd.file`).
+    pub sock: u32,
+    pub epoch: u32,
+    pub events: u32,
+    pub data: u64,
+    /// The socket's wait-queue sequence when last reported (edge-triggered).
+    pub last_seq: u32,
+    /// EPOLLONESHOT fired: no more events until EPOLL_CTL_MOD.
+    pub disabled: bool,
+    /// The watcher slot taken on the socket's wait queue (255: overflow).
+    pub watch: u8,
+    /// Instance list and hash chain links (index + 1, 0: none).
+    pub prev: u32,
+    pub next: u32,
+    pub hnext: u32,
+}
+
+/// Everything under the epoll lock.
+#[repr(C)]
+pub struct EpollTable {
+    pub eps: [EpollCtl; MAX_EPOLLS],
+    pub buckets: [u32; HASH],
+    /// Free items (chained by `next`), and one past the highest ever used.
+    pub free: u32,
+    pub hw: u32,
+    pub items: [EpItem; MAX_EPITEMS],
+}
+
+#[repr(C)]
+pub struct EpollArea {
+    /// fd-table entries naming each instance, over all processes.
+    pub refs: [AtomicU32; MAX_EPOLLS],
+    /// Items on each instance's list: epoll_wait's fast path reads it.
+    pub nitems: [AtomicU32; MAX_EPOLLS],
+    /// Each instance's poll waiter (a copy of `EpollCtl::waiter`, read lock-free).
+    pub waiter: [AtomicU32; MAX_EPOLLS],
+    /// Per socket slot: bumped at the release of the socket's file.
+    pub file_epoch: [AtomicU32; MAX_SOCKS],
+    pub table: ShmMutex<EpollTable>,
+}
+
+fn bucket(ep: u32, fd: i32) -> usize {
+    ((ep as usize).wrapping_mul(0x9e37_79b1) ^ (fd as u32 as usize).wrapping_mul(0x85eb_ca6b)) % HASH
+}
+
+impl EpollArea {
+    /// `eventpoll_release`: the last reference to a socket's file went.
+    pub fn eventpoll_release(&self, sock: usize) {
+        if let Some(e) = self.file_epoch.get(sock) {
+            e.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    pub fn epoch(&self, sock: usize) -> u32 {
+        self.file_epoch[sock].load(Ordering::Acquire)
+    }
+
+    /// Takes one more reference to instance `ep` (a dup, a fork child).
+    pub fn get(&self, ep: u32) {
+        if let Some(r) = self.refs.get(ep as usize) {
+            r.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Drops a reference; true when it was the last (the caller frees the
+    /// instance with `EpollTable::free_ep`, or leaves it to `gc`).
+    pub fn put(&self, ep: u32) -> bool {
+        let Some(r) = self.refs.get(ep as usize) else { return false };
+        let mut cur = r.load(Ordering::Acquire);
+        loop {
+            if cur == 0 {
+                return false;
+            }
+            match r.compare_exchange_weak(cur, cur - 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return cur == 1,
+                Err(v) => cur = v,
+            }
+        }
+    }
+}
+
+impl EpollTable {
+    pub fn valid(&self, ep: u32, gen: u32) -> bool {
+        self.eps.get(ep as usize).is_some_and(|e| e.in_use && e.gen == gen)
+    }
+
+    /// A free instance slot, with poll waiter `waiter`.
+    pub fn alloc_ep(&mut self, area: &EpollArea, waiter: u32) -> Option<(u32, u32)> {
+        let i = (0..MAX_EPOLLS).find(|&i| !self.eps[i].in_use)?;
+        let e = &mut self.eps[i];
+        e.in_use = true;
+        e.waiter = waiter;
+        area.waiter[i].store(waiter, Ordering::Release);
+        e.gen = e.gen.wrapping_add(1) & 0xffff;
+        e.head = 0;
+        e.tail = 0;
+        area.refs[i].store(1, Ordering::Release);
+        area.nitems[i].store(0, Ordering::Release);
+        Some((i as u32, e.gen))
+    }
+
+    /// `ep_find`: the item of (instance, fd, file), if any.
+    pub fn find(&self, ep: u32, fd: i32, sock: u32, epoch: u32) -> Option<u32> {
+        let mut i = self.buckets[bucket(ep, fd)];
+        while i != 0 {
+            let it = &self.items[i as usize - 1];
+            if it.ep == ep + 1 && it.fd == fd && it.sock == sock && it.epoch == epoch {
+                return Some(i - 1);
+            }
+            i = it.hnext;
+        }
+        None
+    }
+
+    /// Puts a new item at the tail of instance `ep`'s list.
+    pub fn insert(&mut self, area: &EpollArea, ep: u32, item: EpItem) -> Option<u32> {
+        let idx = if self.free != 0 {
+            let i = self.free - 1;
+            self.free = self.items[i as usize].next;
+            i
+        } else if (self.hw as usize) < MAX_EPITEMS {
+            self.hw += 1;
+            self.hw - 1
+        } else {
+            return None;
+        };
+        let b = bucket(ep, item.fd);
+        let tail = self.eps[ep as usize].tail;
+        self.items[idx as usize] = EpItem { ep: ep + 1, prev: tail, next: 0, hnext: self.buckets[b], ..item };
+        self.buckets[b] = idx + 1;
+        if tail != 0 {
+            self.items[tail as usize - 1].next = idx + 1;
+        } else {
+            self.eps[ep as usize].head = idx + 1;
+        }
+        self.eps[ep as usize].tail = idx + 1;
+        area.nitems[ep as usize].fetch_add(1, Ordering::AcqRel);
+        Some(idx)
+    }
+
+    /// Unlinks and frees item `idx`; returns it (the caller unwatches).
+    pub fn remove(&mut self, area: &EpollArea, idx: u32) -> EpItem {
+        let it = self.items[idx as usize];
+        let ep = it.ep - 1;
+        // The hash chain.
+        let b = bucket(ep, it.fd);
+        if self.buckets[b] == idx + 1 {
+            self.buckets[b] = it.hnext;
+        } else {
+            let mut i = self.buckets[b];
+            while i != 0 {
+                let n = self.items[i as usize - 1].hnext;
+                if n == idx + 1 {
+                    self.items[i as usize - 1].hnext = it.hnext;
+                    break;
+                }
+                i = n;
+            }
+        }
+        // The instance list.
+        if it.prev != 0 {
+            self.items[it.prev as usize - 1].next = it.next;
+        } else {
+            self.eps[ep as usize].head = it.next;
+        }
+        if it.next != 0 {
+            self.items[it.next as usize - 1].prev = it.prev;
+        } else {
+            self.eps[ep as usize].tail = it.prev;
+        }
+        self.items[idx as usize] = EpItem { ep: 0, next: self.free, ..it };
+        self.free = idx + 1;
+        area.nitems[ep as usize].fetch_sub(1, Ordering::AcqRel);
+        it
+    }
+
+    /// Moves item `idx` to the tail of its instance's list.
+    pub fn to_tail(&mut self, idx: u32) {
+        let it = self.items[idx as usize];
+        let ep = it.ep as usize - 1;
+        if self.eps[ep].tail == idx + 1 {
+            return;
+        }
+        // Unlink (it has a successor, since it is not the tail).
+        if it.prev != 0 {
+            self.items[it.prev as usize - 1].next = it.next;
+        } else {
+            self.eps[ep].head = it.next;
+        }
+        self.items[it.next as usize - 1].prev = it.prev;
+        // Append.
+        let tail = self.eps[ep].tail;
+        self.items[tail as usize - 1].next = idx + 1;
+        let m = &mut self.items[idx as usize];
+        m.prev = tail;
+        m.next = 0;
+        self.eps[ep].tail = idx + 1;
+    }
+
+    /// The items of instance `ep`, in list order.
+    pub fn list(&self, ep: u32) -> Vec<u32> {
+        let mut v = Vec::new();
+        let mut i = self.eps[ep as usize].head;
+        while i != 0 {
+            v.push(i - 1);
+            i = self.items[i as usize - 1].next;
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zeroed area on the heap, as a fresh mapping has it.
+    fn area() -> Box<EpollArea> {
+        let layout = std::alloc::Layout::new::<EpollArea>();
+        // SAFETY: EpollArea is valid when zeroed (atomics, a lock word, integers).
+        unsafe { Box::from_raw(std::alloc::alloc_zeroed(layout) as *mut EpollArea) }
+    }
+
+    fn item(fd: i32, sock: u32) -> EpItem {
+        EpItem { ep: 0, fd, sock, epoch: 0, events: 1, data: fd as u64, last_seq: 0, disabled: false, watch: 0, prev: 0, next: 0, hnext: 0 }
+    }
+
+    #[test]
+    fn list_hash_and_free_list() {
+        let a = area();
+        let mut t = a.table.lock();
+        let (e1, _) = t.alloc_ep(&a, 5).unwrap();
+        let (e2, _) = t.alloc_ep(&a, 6).unwrap();
+        assert_eq!(a.refs[e1 as usize].load(Ordering::Relaxed), 1);
+        let i1 = t.insert(&a, e1, item(3, 10)).unwrap();
+        let i2 = t.insert(&a, e1, item(4, 11)).unwrap();
+        let i3 = t.insert(&a, e1, item(5, 12)).unwrap();
+        let j1 = t.insert(&a, e2, item(3, 10)).unwrap();
+        assert_eq!(t.list(e1), vec![i1, i2, i3]);
+        assert_eq!(t.list(e2), vec![j1]);
+        assert_eq!(t.find(e1, 3, 10, 0), Some(i1));
+        assert_eq!(t.find(e2, 3, 10, 0), Some(j1));
+        assert_eq!(t.find(e1, 3, 10, 1), None);
+        assert_eq!(t.find(e1, 3, 11, 0), None);
+        t.to_tail(i1);
+        assert_eq!(t.list(e1), vec![i2, i3, i1]);
+        t.to_tail(i1);
+        assert_eq!(t.list(e1), vec![i2, i3, i1]);
+        t.remove(&a, i3);
+        assert_eq!(t.list(e1), vec![i2, i1]);
+        assert_eq!(t.find(e1, 5, 12, 0), None);
+        assert_eq!(a.nitems[e1 as usize].load(Ordering::Relaxed), 2);
+        // The freed item is used again first.
+        let i4 = t.insert(&a, e1, item(9, 13)).unwrap();
+        assert_eq!(i4, i3);
+        assert_eq!(t.list(e1), vec![i2, i1, i4]);
+        t.remove(&a, i2);
+        t.remove(&a, i4);
+        t.remove(&a, i1);
+        assert!(t.list(e1).is_empty());
+        assert_eq!(t.eps[e1 as usize].tail, 0);
+        assert_eq!(t.find(e2, 3, 10, 0), Some(j1));
+    }
+
+    #[test]
+    fn references() {
+        let a = area();
+        let (ep, _) = a.table.lock().alloc_ep(&a, 1).unwrap();
+        a.get(ep);
+        assert!(!a.put(ep));
+        assert!(a.put(ep));
+        assert!(!a.put(ep), "no underflow");
+        a.eventpoll_release(7);
+        assert_eq!(a.epoch(7), 1);
+    }
+}

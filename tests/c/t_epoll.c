@@ -1,0 +1,482 @@
+/* t_epoll.c: one epoll instance shared by several holders, as the kernel
+ * shares a struct eventpoll, for AF_UNIX socketpairs and TCP on 127.0.0.1:
+ *   - fork after EPOLL_CTL_ADD: the child's epoll_wait sees the data
+ *   - a child adds a socket after fork (and exits): the parent's epoll_wait
+ *     reports it, also when the parent already sleeps in epoll_wait
+ *   - EPOLL_CTL_MOD and EPOLL_CTL_DEL in the child are seen by the parent (no event, MOD gives
+ *     ENOENT)
+ *   - EPOLLONESHOT disarmed by the child's wait is disarmed for the parent;
+ *     an edge-triggered event is consumed once
+ *   - dup/dup3/F_DUPFD_CLOEXEC of the epoll fd: ctl through one, wait
+ *     through the other, EEXIST across them, close of the original
+ *   - an item whose fd was closed while a dup (or a fork child's copy) of
+ *     the socket remains is still reported; it goes with the last reference
+ *   - a child that added an item is killed with SIGKILL: the item stays
+ *   - exec with the epoll fd kept: the new image waits and adds; with
+ *     EPOLL_CLOEXEC it is gone there (EBADF) and the parent's lives
+ *   - the epoll fd passed with SCM_RIGHTS to a process that had none
+ * Results are event counts, masks and data tags, never fds or times.
+ * The program re-executes itself (argv[1] = "exec-child") for the exec case.
+ */
+#include "tsock.h"
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+
+static const char *mask_name(unsigned m) {
+    static char bufs[4][96];
+    static int i;
+    char *b = bufs[i++ & 3];
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } f[] = {{EPOLLIN, "IN"}, {EPOLLPRI, "PRI"}, {EPOLLOUT, "OUT"}, {EPOLLERR, "ERR"}, {EPOLLHUP, "HUP"}, {EPOLLRDHUP, "RDHUP"}};
+    b[0] = 0;
+    for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
+        if (m & f[k].bit) {
+            if (b[0]) strcat(b, "|");
+            strcat(b, f[k].name);
+        }
+    if (!b[0]) strcpy(b, "0");
+    return b;
+}
+
+/* epoll_wait as text: "= n tag:MASK ..." with the tags in increasing order. */
+static const char *waits(int ep, int ms) {
+    static char bufs[4][256];
+    static int i;
+    char *b = bufs[i++ & 3];
+    struct epoll_event out[8];
+    int n = epoll_wait(ep, out, 8, ms);
+    if (n < 0) {
+        snprintf(b, 256, "-1 %s", tc_errname(errno));
+        return b;
+    }
+    for (int x = 0; x < n; x++)
+        for (int y = x + 1; y < n; y++)
+            if (out[y].data.u64 < out[x].data.u64) {
+                struct epoll_event t = out[x];
+                out[x] = out[y];
+                out[y] = t;
+            }
+    int len = snprintf(b, 256, "= %d", n);
+    for (int x = 0; x < n; x++)
+        len += snprintf(b + len, 256 - len, " %llu:%s", (unsigned long long)out[x].data.u64, mask_name(out[x].events));
+    return b;
+}
+
+static int add(int ep, int fd, unsigned events, unsigned long long tag) {
+    struct epoll_event e = {.events = events, .data.u64 = tag};
+    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+}
+
+static int mod(int ep, int fd, unsigned events, unsigned long long tag) {
+    struct epoll_event e = {.events = events, .data.u64 = tag};
+    return epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e);
+}
+
+/* A connected pair: 0 an AF_UNIX socketpair, 1 TCP over 127.0.0.1. */
+static void pair_of(int kind, int *c, int *s) {
+    if (kind == 0) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) tc_die("socketpair");
+        *c = sv[0];
+        *s = sv[1];
+        return;
+    }
+    ts_pair(TS_INET, c, s);
+}
+static const char *const kinds[] = {"socketpair", "tcp"};
+
+static void drain(int fd) {
+    char b[64];
+    while (recv(fd, b, sizeof b, MSG_DONTWAIT) > 0) {
+    }
+}
+
+/* A child's report: a line through a pipe, printed by the parent. */
+static void report(int wfd, const char *s) {
+    size_t n = strlen(s);
+    if (write(wfd, s, n) != (ssize_t)n) _exit(3);
+}
+
+static void print_child(const char *name, int rfd, pid_t pid) {
+    char b[256];
+    ssize_t n = ts_read_full(rfd, b, sizeof b - 1);
+    b[n < 0 ? 0 : n] = 0;
+    int st;
+    waitpid(pid, &st, 0);
+    tc_printf(name, "%s%s", b, WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "" : " (child failed)");
+    close(rfd);
+}
+
+static const char *self_path;
+
+static void fork_cases(int kind) {
+    const char *k = kinds[kind];
+    int c, s, c2, s2, pp[2];
+    char b[8];
+
+    /* fork after ADD: the child's epoll_wait sees data the parent sends. */
+    pair_of(kind, &c, &s);
+    int ep = epoll_create1(0);
+    add(ep, c, EPOLLIN, 1);
+    if (pipe(pp) < 0) tc_die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pp[0]);
+        report(pp[1], waits(ep, 3000));
+        _exit(0);
+    }
+    close(pp[1]);
+    ts_msleep(20);
+    ts_write_full(s, "x", 1);
+    print_child(ts_name("%s/fork/child-sees-data", k), pp[0], pid);
+    tc_printf(ts_name("%s/fork/parent-sees-data", k), "%s", waits(ep, 0));
+    drain(c);
+
+    /* The child adds a socket and exits: the parent's wait reports it. */
+    pair_of(kind, &c2, &s2);
+    pid = fork();
+    if (pid == 0) {
+        _exit(add(ep, c2, EPOLLIN, 2) < 0 ? 1 : 0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    TC_VAL(ts_name("%s/fork/child-add-status", k), WEXITSTATUS(st));
+    ts_write_full(s2, "y", 1);
+    ts_msleep(10);
+    tc_printf(ts_name("%s/fork/child-added-seen", k), "%s", waits(ep, 1000));
+    TC_SYS(ts_name("%s/fork/child-added-eexist", k), add(ep, c2, EPOLLIN, 2));
+    drain(c2);
+    tc_printf(ts_name("%s/fork/drained", k), "%s", waits(ep, 0));
+
+    /* The child modifies it: the parent sees the new events and data. */
+    pid = fork();
+    if (pid == 0) {
+        _exit(mod(ep, c2, EPOLLIN | EPOLLOUT, 12) < 0 ? 1 : 0);
+    }
+    waitpid(pid, &st, 0);
+    TC_VAL(ts_name("%s/fork/child-mod-status", k), WEXITSTATUS(st));
+    tc_printf(ts_name("%s/fork/child-modified", k), "%s", waits(ep, 0));
+    TC_SYS(ts_name("%s/fork/parent-mod-back", k), mod(ep, c2, EPOLLIN, 2));
+    tc_printf(ts_name("%s/fork/parent-modified", k), "%s", waits(ep, 0));
+
+    /* The child deletes it: the parent sees no event and MOD gives ENOENT. */
+    pid = fork();
+    if (pid == 0) {
+        _exit(epoll_ctl(ep, EPOLL_CTL_DEL, c2, NULL) < 0 ? 1 : 0);
+    }
+    waitpid(pid, &st, 0);
+    TC_VAL(ts_name("%s/fork/child-del-status", k), WEXITSTATUS(st));
+    ts_write_full(s2, "y", 1);
+    tc_printf(ts_name("%s/fork/child-deleted", k), "%s", waits(ep, 100));
+    TC_SYS(ts_name("%s/fork/child-deleted-mod", k), mod(ep, c2, EPOLLIN, 2));
+    TC_SYS(ts_name("%s/fork/child-deleted-del", k), epoll_ctl(ep, EPOLL_CTL_DEL, c2, NULL));
+    drain(c2);
+    close(c2);
+    close(s2);
+    close(ep);
+
+    /* A sleeping parent is woken by the child's ADD of a ready socket. */
+    ep = epoll_create1(0);
+    pair_of(kind, &c2, &s2);
+    ts_write_full(s2, "z", 1);
+    pid = fork();
+    if (pid == 0) {
+        ts_msleep(100);
+        _exit(add(ep, c2, EPOLLIN, 7) < 0 ? 1 : 0);
+    }
+    tc_printf(ts_name("%s/fork/sleeper-woken-by-child-add", k), "%s", waits(ep, 3000));
+    waitpid(pid, &st, 0);
+    close(c2);
+    close(s2);
+    close(ep);
+
+    /* EPOLLONESHOT: the child's wait disarms it for the parent too. */
+    ep = epoll_create1(0);
+    add(ep, c, EPOLLIN | EPOLLONESHOT, 3);
+    ts_write_full(s, "a", 1);
+    if (pipe(pp) < 0) tc_die("pipe");
+    pid = fork();
+    if (pid == 0) {
+        close(pp[0]);
+        report(pp[1], waits(ep, 3000));
+        _exit(0);
+    }
+    close(pp[1]);
+    print_child(ts_name("%s/oneshot/child-gets-it", k), pp[0], pid);
+    tc_printf(ts_name("%s/oneshot/parent-disarmed", k), "%s", waits(ep, 50));
+    TC_SYS(ts_name("%s/oneshot/parent-rearm", k), mod(ep, c, EPOLLIN | EPOLLONESHOT, 4));
+    tc_printf(ts_name("%s/oneshot/parent-rearmed", k), "%s", waits(ep, 0));
+    tc_printf(ts_name("%s/oneshot/parent-again", k), "%s", waits(ep, 0));
+    drain(c);
+
+    /* Edge-triggered: consumed once, by whichever wait gets it. */
+    TC_SYS(ts_name("%s/et/mod", k), mod(ep, c, EPOLLIN | EPOLLET, 5));
+    drain(c);
+    ts_write_full(s, "b", 1);
+    if (pipe(pp) < 0) tc_die("pipe");
+    pid = fork();
+    if (pid == 0) {
+        close(pp[0]);
+        report(pp[1], waits(ep, 3000));
+        _exit(0);
+    }
+    close(pp[1]);
+    print_child(ts_name("%s/et/child-gets-edge", k), pp[0], pid);
+    tc_printf(ts_name("%s/et/parent-none-left", k), "%s", waits(ep, 50));
+    ts_write_full(s, "c", 1);
+    tc_printf(ts_name("%s/et/parent-new-edge", k), "%s", waits(ep, 1000));
+    drain(c);
+    close(ep);
+
+    /* A child that added an item is killed: item and instance live on. */
+    ep = epoll_create1(0);
+    pair_of(kind, &c2, &s2);
+    int ready[2];
+    if (pipe(ready) < 0) tc_die("pipe");
+    pid = fork();
+    if (pid == 0) {
+        close(ready[0]);
+        int r = add(ep, c2, EPOLLIN, 8);
+        if (write(ready[1], r < 0 ? "n" : "y", 1) != 1) _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char yn = '?';
+    if (read(ready[0], &yn, 1) != 1) tc_die("read");
+    close(ready[0]);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    TC_FACT(ts_name("%s/kill/child-added", k), yn == 'y');
+    ts_msleep(120);
+    tc_printf(ts_name("%s/kill/before-data", k), "%s", waits(ep, 120));
+    ts_write_full(s2, "k", 1);
+    tc_printf(ts_name("%s/kill/item-survives", k), "%s", waits(ep, 1000));
+    TC_SYS(ts_name("%s/kill/del", k), epoll_ctl(ep, EPOLL_CTL_DEL, c2, NULL));
+    close(ep);
+    close(c2);
+    close(s2);
+
+    /* The child closes its copy of the epoll fd: the parent's is intact. */
+    ep = epoll_create1(0);
+    add(ep, c, EPOLLIN, 6);
+    pid = fork();
+    if (pid == 0) {
+        close(ep);
+        _exit(0);
+    }
+    waitpid(pid, &st, 0);
+    ts_write_full(s, "d", 1);
+    tc_printf(ts_name("%s/fork/child-closed-epfd", k), "%s", waits(ep, 1000));
+    drain(c);
+    close(ep);
+    close(c);
+    close(s);
+    (void)b;
+}
+
+static void dup_cases(int kind) {
+    const char *k = kinds[kind];
+    int c, s;
+    pair_of(kind, &c, &s);
+    int ep = epoll_create1(0);
+    int ep2 = dup(ep);
+    TC_SYS(ts_name("%s/dup/add-via-dup", k), add(ep2, c, EPOLLIN, 1));
+    TC_SYS(ts_name("%s/dup/add-again-via-orig", k), add(ep, c, EPOLLIN, 1));
+    TC_SYS(ts_name("%s/dup/add-again-via-dup", k), add(ep2, c, EPOLLIN, 1));
+    ts_write_full(s, "x", 1);
+    tc_printf(ts_name("%s/dup/wait-via-orig", k), "%s", waits(ep, 1000));
+    int ep3 = fcntl(ep, F_DUPFD_CLOEXEC, 40);
+    TC_SYS(ts_name("%s/dup/mod-via-fdupfd", k), mod(ep3, c, EPOLLIN, 2));
+    tc_printf(ts_name("%s/dup/wait-via-dup", k), "%s", waits(ep2, 0));
+    close(ep);
+    tc_printf(ts_name("%s/dup/after-close-orig", k), "%s", waits(ep2, 0));
+    int ep4 = dup3(ep3, 60, O_CLOEXEC);
+    close(ep2);
+    close(ep3);
+    tc_printf(ts_name("%s/dup/dup3-last-one", k), "%s", waits(ep4, 0));
+    TC_SYS(ts_name("%s/dup/del-via-dup3", k), epoll_ctl(ep4, EPOLL_CTL_DEL, c, NULL));
+    tc_printf(ts_name("%s/dup/after-del", k), "%s", waits(ep4, 0));
+    /* dup2 onto an epoll fd drops that fd's reference only. */
+    int other = epoll_create1(0);
+    TC_SYS(ts_name("%s/dup/add-other", k), add(other, c, EPOLLIN, 9));
+    int keep = dup(other);
+    TC_SYS(ts_name("%s/dup/dup2-over", k), dup2(ep4, other) < 0 ? -1 : 0);
+    tc_printf(ts_name("%s/dup/dup2-now-names-ep4", k), "%s", waits(other, 0));
+    tc_printf(ts_name("%s/dup/kept-copy", k), "%s", waits(keep, 0));
+    close(keep);
+    close(other);
+    close(ep4);
+    drain(c);
+
+    /* An item whose fd was closed while a dup of the socket remains stays. */
+    ep = epoll_create1(0);
+    int cd = dup(c);
+    add(ep, c, EPOLLIN, 3);
+    close(c);
+    ts_write_full(s, "y", 1);
+    tc_printf(ts_name("%s/closed-fd/dup-holds-file", k), "%s", waits(ep, 1000));
+    TC_SYS(ts_name("%s/closed-fd/add-the-dup", k), add(ep, cd, EPOLLIN, 4));
+    tc_printf(ts_name("%s/closed-fd/both-items", k), "%s", waits(ep, 0));
+    TC_SYS(ts_name("%s/closed-fd/del-the-dup", k), epoll_ctl(ep, EPOLL_CTL_DEL, cd, NULL));
+    close(cd);
+    tc_printf(ts_name("%s/closed-fd/last-ref-gone", k), "%s", waits(ep, 50));
+    close(ep);
+    close(s);
+
+    /* The same with the other reference in a fork child. */
+    pair_of(kind, &c, &s);
+    ep = epoll_create1(0);
+    add(ep, c, EPOLLIN, 5);
+    int go[2];
+    if (pipe(go) < 0) tc_die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(go[1]);
+        char b;
+        ssize_t r = read(go[0], &b, 1);
+        _exit(r < 0);
+    }
+    close(go[0]);
+    close(c);
+    ts_write_full(s, "z", 1);
+    tc_printf(ts_name("%s/closed-fd/child-holds-file", k), "%s", waits(ep, 1000));
+    close(go[1]);
+    int st;
+    waitpid(pid, &st, 0);
+    tc_printf(ts_name("%s/closed-fd/child-gone", k), "%s", waits(ep, 50));
+    close(ep);
+    close(s);
+}
+
+/* exec: the epoll fd and the sockets survive; the new image waits on the
+ * same instance and adds to it. */
+static void exec_cases(int kind) {
+    const char *k = kinds[kind];
+    int c, s, c3, s3, pp[2];
+    pair_of(kind, &c, &s);
+    pair_of(kind, &c3, &s3);
+    int ep = epoll_create(4);
+    add(ep, c, EPOLLIN, 1);
+    ts_write_full(s, "x", 1);
+    if (pipe(pp) < 0) tc_die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pp[0]);
+        char a1[16], a2[16], a3[16];
+        snprintf(a1, sizeof a1, "%d", ep);
+        snprintf(a2, sizeof a2, "%d", c3);
+        snprintf(a3, sizeof a3, "%d", pp[1]);
+        char *args[] = {(char *)self_path, "exec-child", a1, a2, a3, NULL};
+        execv(self_path, args);
+        _exit(4);
+    }
+    close(pp[1]);
+    print_child(ts_name("%s/exec/child-sees-data", k), pp[0], pid);
+    ts_write_full(s3, "y", 1);
+    tc_printf(ts_name("%s/exec/child-added-seen", k), "%s", waits(ep, 1000));
+    close(ep);
+
+    /* An EPOLL_CLOEXEC epoll fd is gone in the new image; the parent's lives. */
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    add(ep, c, EPOLLIN, 1);
+    if (pipe(pp) < 0) tc_die("pipe");
+    pid = fork();
+    if (pid == 0) {
+        close(pp[0]);
+        char a1[16], a2[16], a3[16];
+        snprintf(a1, sizeof a1, "%d", ep);
+        snprintf(a2, sizeof a2, "%d", c3);
+        snprintf(a3, sizeof a3, "%d", pp[1]);
+        char *args[] = {(char *)self_path, "exec-child", a1, a2, a3, NULL};
+        execv(self_path, args);
+        _exit(4);
+    }
+    close(pp[1]);
+    print_child(ts_name("%s/exec/cloexec-child", k), pp[0], pid);
+    tc_printf(ts_name("%s/exec/cloexec-parent", k), "%s", waits(ep, 0));
+    close(ep);
+    close(c);
+    close(s);
+    close(c3);
+    close(s3);
+}
+
+static int exec_child(int argc, char **argv) {
+    if (argc < 5) return 5;
+    int ep = atoi(argv[2]), c3 = atoi(argv[3]), w = atoi(argv[4]);
+    char b[300];
+    snprintf(b, sizeof b, "%s, add %s", waits(ep, 3000), add(ep, c3, EPOLLIN, 3) < 0 ? tc_errname(errno) : "ok");
+    report(w, b);
+    return 0;
+}
+
+/* SCM_RIGHTS: a process that had no copy of the epoll fd receives one. */
+static void scm_cases(int kind) {
+    const char *k = kinds[kind];
+    int ch[2], pp[2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, ch) < 0) tc_die("socketpair");
+    if (pipe(pp) < 0) tc_die("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(ch[0]);
+        close(pp[0]);
+        char byte;
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {&byte, 1};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+        if (recvmsg(ch[1], &m, 0) != 1) _exit(6);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        if (!cm || cm->cmsg_type != SCM_RIGHTS) _exit(7);
+        int ep;
+        memcpy(&ep, CMSG_DATA(cm), sizeof ep);
+        report(pp[1], waits(ep, 3000));
+        _exit(0);
+    }
+    close(ch[1]);
+    close(pp[1]);
+    int c, s;
+    pair_of(kind, &c, &s);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    add(ep, c, EPOLLIN, 8);
+    char byte = 'e';
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof cbuf);
+    struct iovec iov = {&byte, 1};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &ep, sizeof ep);
+    if (sendmsg(ch[0], &m, 0) != 1) tc_die("sendmsg");
+    ts_msleep(50);
+    ts_write_full(s, "q", 1);
+    print_child(ts_name("%s/scm/receiver-sees-data", k), pp[0], pid);
+    close(ch[0]);
+    close(ep);
+    close(c);
+    close(s);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "exec-child") == 0) return exec_child(argc, argv);
+    ts_init("t_epoll");
+    alarm(60);
+    signal(SIGPIPE, SIG_IGN);
+    static char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n < 0) tc_die("readlink");
+    exe[n] = 0;
+    self_path = exe;
+    for (int k = 0; k < 2; k++) {
+        fork_cases(k);
+        dup_cases(k);
+        exec_cases(k);
+        scm_cases(k);
+    }
+    return tc_done();
+}
