@@ -96,7 +96,10 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut e
     if epfd == fd {
         return Err(Errno::EINVAL);
     }
-    if crate::task::lookup(h, epfd).is_some() || !is_epoll_fd(epfd)? {
+    // An epoll fd this process already watches emulated sockets with is
+    // not looked up again in /proc (a path walk on every epoll_ctl, and
+    // event loops call it per request); close() forgets it.
+    if crate::task::lookup(h, epfd).is_some() || !(with_epolls(|m| m.contains_key(&epfd)) || is_epoll_fd(epfd)?) {
         return Err(Errno::EINVAL);
     }
     with_epolls(|m| {
@@ -203,7 +206,10 @@ fn collect(h: &Host, ep: &mut Epoll, out: &mut Vec<epoll_event>, max: usize) {
 
 /// The real epoll_wait, without the waiter's own mark; returns (events, fired).
 fn real_wait(epfd: c_int, max: usize, wait_ms: c_int, sigmask: *const sigset_t) -> KResult<(Vec<epoll_event>, bool)> {
-    let mut buf = vec![epoll_event { events: 0, u64: 0 }; max.max(1) + 1];
+    // At most 256 events a call (the kernel too hands out what fits and
+    // keeps the rest ready): programs pass maxevents of ten thousand and
+    // more (redis), which would be a large zeroed buffer on every call.
+    let mut buf = vec![epoll_event { events: 0, u64: 0 }; max.clamp(1, 256) + 1];
     // SAFETY: buf has room for max+1 events.
     let r = unsafe { real::epoll_pwait()(epfd, buf.as_mut_ptr(), buf.len() as c_int, wait_ms, sigmask) };
     if r < 0 {
@@ -225,20 +231,53 @@ fn do_wait(h: &Host, epfd: c_int, out: *mut epoll_event, max: c_int, timeout: c_
         return Err(Errno::EFAULT);
     }
     let deadline = (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
+    let spin = if timeout != 0 && crate::sys::multi_cpu() { crate::net::sock::spin_iters() } else { 0 };
     let events = loop {
         let mut got = Vec::new();
+        let mut pokes = None;
         let armed = with_epolls(|m| {
             let ep = m.get_mut(&epfd)?;
+            let p = ep.waiter.pokes();
+            let seen = p.load(Ordering::SeqCst);
             collect(h, ep, &mut got, max);
-            if got.is_empty() {
-                ep.waiter.arm();
-                // A change between the scan and the arming is caught here.
-                collect(h, ep, &mut got, max);
-                if !got.is_empty() {
-                    ep.waiter.disarm();
-                }
+            if got.is_empty() && spin > 0 {
+                pokes = Some((p, seen));
             }
-            Some(got.is_empty())
+            Some(())
+        });
+        // As a blocking call spins before its futex sleep: the peer is
+        // usually about to answer, and a FIFO poke costs both sides
+        // several system calls. Every watched socket's wake bumps the
+        // waiter's poke count, armed or not. (Real fds are looked at when
+        // the spin ends.)
+        if let (Some(()), Some((p, seen))) = (armed, pokes) {
+            for _ in 0..spin {
+                if p.load(Ordering::Acquire) != seen {
+                    break;
+                }
+                core::hint::spin_loop();
+            }
+            if p.load(Ordering::Acquire) != seen {
+                with_epolls(|m| {
+                    if let Some(ep) = m.get_mut(&epfd) {
+                        collect(h, ep, &mut got, max);
+                    }
+                });
+            }
+        }
+        let armed = armed.and_then(|()| {
+            with_epolls(|m| {
+                let ep = m.get_mut(&epfd)?;
+                if got.is_empty() {
+                    ep.waiter.arm();
+                    // A change between the scan and the arming is caught here.
+                    collect(h, ep, &mut got, max);
+                    if !got.is_empty() {
+                        ep.waiter.disarm_after(false);
+                    }
+                }
+                Some(got.is_empty())
+            })
         });
         let Some(sleep) = armed else {
             // The emulated interests went away meanwhile.
@@ -262,9 +301,10 @@ fn do_wait(h: &Host, epfd: c_int, out: *mut epoll_event, max: c_int, timeout: c_
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let wait = left.map_or(TICK, |l| l.min(TICK));
         let res = real_wait(epfd, max, wait.as_millis().max(if wait.is_zero() { 0 } else { 1 }) as c_int, sigmask);
+        let fired = res.as_ref().map_or(true, |(_, f)| *f);
         with_epolls(|m| {
             if let Some(ep) = m.get_mut(&epfd) {
-                ep.waiter.disarm();
+                ep.waiter.disarm_after(fired);
             }
         });
         let (real, fired) = res?;

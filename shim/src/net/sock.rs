@@ -322,7 +322,7 @@ const WATCH_SLOTS: usize = 6;
 const SPIN: u32 = 4000;
 
 /// NETSHIM_SPIN overrides the spin count (0: sleep at once).
-fn spin_iters() -> u32 {
+pub(crate) fn spin_iters() -> u32 {
     static V: once_cell::sync::OnceCell<u32> = once_cell::sync::OnceCell::new();
     *V.get_or_init(|| std::env::var("NETSHIM_SPIN").ok().and_then(|v| v.parse().ok()).unwrap_or(SPIN))
 }
