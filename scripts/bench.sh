@@ -5,7 +5,8 @@
 # pair one after the other (their order alternating from one repetition to
 # the next), BENCH_REPS times, then prints the medians, min-max and the
 # ratio shim/kernel with the target of issue 6, and writes
-#   results/bench-<UTC date>.csv, results/latest.csv   the table
+#   results/bench-<UTC date>.csv, results/latest.csv   the table (.txt as
+#                                                      printed, .md for the README)
 #   results/bench-<UTC date>.png, results/latest.png   the ratios, plotted
 #   results/bench-<UTC date>.raw.csv                   every single figure
 # Timing never decides a test: the exit status is 1 only when a benchmark

@@ -5,7 +5,7 @@ RAW is the CSV of single figures (bench,variant,rep,key,value). For each
 row of ROWS below: the median and min-max of the kernel's runs and of the
 compared variant's runs, the ratio of the medians (variant / kernel), the
 target of issue 6 and whether it is met. Prints the table, writes
-OUT/bench-STAMP.{csv,txt,png} and copies them to OUT/latest.*.
+OUT/bench-STAMP.{csv,txt,md,png} and copies them to OUT/latest.*.
 """
 import csv
 import os
@@ -175,7 +175,12 @@ def main():
         for t in table:
             wr.writerow([("" if t[c] is None else (f"{t[c]:.6g}" if isinstance(t[c], float) else t[c]))
                          for c in cols] + [m["nproc"], m["cpu"], m["kernel"]])
-    for ext in (".txt", ".csv"):
+    # The same table in Markdown (for the README's Benchmarks section).
+    with open(base + ".md", "w") as f:
+        f.write(f"{head}\n\n| benchmark | unit | kernel | shim | shim/kernel | target | met |\n|---|---|---|---|---|---|---|\n")
+        for x in rows:
+            f.write("| " + " | ".join(str(c) if c else " " for c in x) + " |\n")
+    for ext in (".txt", ".csv", ".md"):
         shutil.copyfile(base + ext, os.path.join(out, "latest" + ext))
     plot(table, base, out, head)
     return 0
@@ -229,7 +234,7 @@ unset multiplot
         return
     os.remove(dat)
     shutil.copyfile(png, os.path.join(out, "latest.png"))
-    print(f"written: {base}.csv {base}.txt {png} (and latest.*)")
+    print(f"written: {base}.csv {base}.txt {base}.md {png} (and latest.*)")
 
 
 if __name__ == "__main__":

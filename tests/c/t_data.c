@@ -229,6 +229,9 @@ static void write_close_case(enum ts_kind kind, int to_server) {
     struct sockaddr_storage addr;
     socklen_t len;
     int l = ts_listener(kind, "wclose", &addr, &len);
+    /* Room for every connection: a full accept queue makes the kernel drop
+     * SYNs (retried a second later), which is not what is tested here. */
+    if (listen(l, RACE_CONNS) < 0) tc_die("listen");
     pid_t pid = fork();
     if (pid < 0) tc_die("fork");
     if (pid == 0) {

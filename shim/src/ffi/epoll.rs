@@ -231,7 +231,7 @@ fn do_wait(h: &Host, epfd: c_int, out: *mut epoll_event, max: c_int, timeout: c_
         return Err(Errno::EFAULT);
     }
     let deadline = (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
-    let spin = if timeout != 0 && crate::sys::multi_cpu() { crate::net::sock::spin_iters() } else { 0 };
+    let spin = timeout != 0;
     let events = loop {
         let mut got = Vec::new();
         let mut pokes = None;
@@ -240,7 +240,7 @@ fn do_wait(h: &Host, epfd: c_int, out: *mut epoll_event, max: c_int, timeout: c_
             let p = ep.waiter.pokes();
             let seen = p.load(Ordering::SeqCst);
             collect(h, ep, &mut got, max);
-            if got.is_empty() && spin > 0 {
+            if got.is_empty() && spin {
                 pokes = Some((p, seen));
             }
             Some(())
@@ -251,13 +251,7 @@ fn do_wait(h: &Host, epfd: c_int, out: *mut epoll_event, max: c_int, timeout: c_
         // waiter's poke count, armed or not. (Real fds are looked at when
         // the spin ends.)
         if let (Some(()), Some((p, seen))) = (armed, pokes) {
-            for _ in 0..spin {
-                if p.load(Ordering::Acquire) != seen {
-                    break;
-                }
-                core::hint::spin_loop();
-            }
-            if p.load(Ordering::Acquire) != seen {
+            if crate::net::sock::spin_until(|| p.load(Ordering::Acquire) != seen) {
                 with_epolls(|m| {
                     if let Some(ep) = m.get_mut(&epfd) {
                         collect(h, ep, &mut got, max);
