@@ -8,7 +8,7 @@ CARGO ?= cargo
 SHIM  := target/release/libnetshim.so
 HARNESS := target/release/harness
 
-.PHONY: all deps build shim ctests demo test cargo-test conformance bench clean
+.PHONY: all deps bench-deps build shim ctests demo test cargo-test conformance bench clean
 
 all: build
 
@@ -22,13 +22,20 @@ all: build
 DEB_PACKAGES := make gcc g++ libc6-dev strace tshark \
 	redis-server redis-tools nginx-light curl wrk socat netcat-openbsd memcached python3
 
+# What `make bench` needs on top: gnuplot draws the PNG, sockperf is one of
+# the compared programs (redis comes with DEB_PACKAGES).
+BENCH_PACKAGES := gnuplot-nox sockperf
+
 # Packages with a system service (redis, nginx, memcached) must not start
 # it: the scenarios run their own instances on ports of their own, and a
 # system nginx would hold port 80. A policy-rc.d that refuses every start
 # is put in place for the install when the machine has none (as Docker
-# images do), and removed afterwards.
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# images do), and removed afterwards. `deps` and `bench-deps` are one
+# recipe over their own list.
+bench-deps: PKGS = $(BENCH_PACKAGES)
+deps: PKGS = $(DEB_PACKAGES)
+deps bench-deps:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -61,7 +68,7 @@ conformance: build
 
 test: deps build cargo-test conformance
 
-bench: deps build
+bench: deps bench-deps build
 	scripts/bench.sh
 
 clean:

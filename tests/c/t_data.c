@@ -218,6 +218,56 @@ static void bulk_case(enum ts_kind kind) {
     close(s);
 }
 
+/* Write then close at once, connection after connection: the byte queued
+ * before the close must be read before the EOF (the FIN may not overtake
+ * the data). to_server: the connecting child writes and closes, the
+ * parent reads; otherwise the accepted end writes and closes and the child
+ * reads. Counts the connections where the reader saw its byte then EOF. */
+#define RACE_CONNS 300
+static void write_close_case(enum ts_kind kind, int to_server) {
+    const char *k = ts_kind_names[kind];
+    struct sockaddr_storage addr;
+    socklen_t len;
+    int l = ts_listener(kind, "wclose", &addr, &len);
+    /* Room for every connection: a full accept queue makes the kernel drop
+     * SYNs (retried a second later), which is not what is tested here. */
+    if (listen(l, RACE_CONNS) < 0) tc_die("listen");
+    pid_t pid = fork();
+    if (pid < 0) tc_die("fork");
+    if (pid == 0) {
+        int good = 0;
+        close(l);
+        for (int i = 0; i < RACE_CONNS; i++) {
+            int fd = ts_connect(&addr, len);
+            char b = (char)('a' + i % 26), r = 0;
+            if (to_server) {
+                ts_write_full(fd, &b, 1);
+            } else {
+                good += ts_read_full(fd, &r, 1) == 1 && r == b && read(fd, &r, 1) == 0;
+            }
+            close(fd);
+        }
+        _exit(to_server ? 0 : good == RACE_CONNS ? 0 : 1);
+    }
+    int good = 0;
+    for (int i = 0; i < RACE_CONNS; i++) {
+        int fd = accept(l, NULL, NULL);
+        if (fd < 0) tc_die("accept");
+        char b = (char)('a' + i % 26), r = 0;
+        if (to_server) {
+            good += ts_read_full(fd, &r, 1) == 1 && r == b && read(fd, &r, 1) == 0;
+        } else {
+            ts_write_full(fd, &b, 1);
+        }
+        close(fd);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) < 0) tc_die("waitpid");
+    if (!to_server) good = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? RACE_CONNS : 0;
+    TC_VAL(ts_name("%s_write_close_%s_byte_then_eof", k, to_server ? "to_server" : "to_client"), good);
+    ts_close_listener(l, &addr);
+}
+
 int main(void) {
     ts_init("data");
     for (int kind = TS_INET; kind <= TS_ABSTRACT; kind++) {
@@ -232,6 +282,8 @@ int main(void) {
         eof_cases(kind);
         for (int m = SEND_NOSIGNAL; m <= WRITE_HANDLED; m++) epipe_case(kind, m);
         bulk_case(kind);
+        write_close_case(kind, 1);
+        write_close_case(kind, 0);
     }
     return tc_done();
 }

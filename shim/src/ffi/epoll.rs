@@ -613,7 +613,10 @@ fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Ve
 
 /// The real epoll_wait, without the waiters' marks; returns (events, fired).
 fn real_wait(epfd: c_int, max: usize, wait_ms: c_int, sigmask: *const sigset_t) -> KResult<(Vec<epoll_event>, bool)> {
-    let mut buf = vec![epoll_event { events: 0, u64: 0 }; max.max(1) + 1];
+    // At most 256 events a call (the kernel too hands out what fits and
+    // keeps the rest ready): programs pass maxevents of ten thousand and
+    // more (redis), which would be a large zeroed buffer on every call.
+    let mut buf = vec![epoll_event { events: 0, u64: 0 }; max.clamp(1, 256) + 1];
     // SAFETY: buf has room for max+1 events.
     let r = unsafe { real::epoll_pwait()(epfd, buf.as_mut_ptr(), buf.len() as c_int, wait_ms, sigmask) };
     if r < 0 {
@@ -636,23 +639,55 @@ fn do_wait(h: &Host, epfd: c_int, ep: u32, gen: u32, out: *mut epoll_event, max:
     }
     let area = h.epoll();
     let deadline = (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
+    let spin = timeout != 0;
     let events = loop {
         let mut got = Vec::new();
         let mut wid = 0;
-        let armed = {
+        let mut pokes = None;
+        let valid = {
             let mut t = area.table.lock();
             if t.valid(ep, gen) {
                 wid = t.eps[ep as usize].waiter;
+                let slot = waiter::get().and_then(|w| w.slot(wid));
+                let seen = slot.map(|w| w.seq.load(Ordering::SeqCst));
                 collect(h, area, &mut t, ep, &mut got, max);
+                if got.is_empty() && spin {
+                    pokes = slot.zip(seen);
+                }
+                true
+            } else {
+                false
+            }
+        };
+        // As a blocking call spins before its futex sleep: the peer is
+        // usually about to answer, and a FIFO poke costs both sides several
+        // system calls. Every watched socket's wake bumps the waiter's poke
+        // count, armed or not. (Real fds are looked at when the spin ends.)
+        if let Some((w, seen)) = pokes {
+            if crate::net::sock::spin_until(|| w.seq.load(Ordering::Acquire) != seen) {
+                let mut t = area.table.lock();
+                if t.valid(ep, gen) {
+                    collect(h, area, &mut t, ep, &mut got, max);
+                }
+            }
+        }
+        let armed = if valid {
+            let mut t = area.table.lock();
+            if t.valid(ep, gen) {
                 if got.is_empty() {
                     set_armed(wid, true);
                     // A change between the scan and the arming is caught here.
                     collect(h, area, &mut t, ep, &mut got, max);
+                    if !got.is_empty() {
+                        set_armed(wid, false);
+                    }
                 }
                 Some(got.is_empty())
             } else {
                 None
             }
+        } else {
+            None
         };
         let Some(sleep) = armed else {
             // The instance went away meanwhile.

@@ -147,9 +147,6 @@ pub fn reentrant() -> bool {
 /// The emulated socket behind `fd`, if the call should be emulated.
 #[inline]
 pub fn emulated(fd: i32) -> Option<(&'static Host, FdEntry)> {
-    if reentrant() {
-        return None;
-    }
     // Not attached yet: the call comes from another library's constructor,
     // run before ours. No fd of this image is known yet, and attaching here
     // would allocate inside the caller, which may be the allocator itself
@@ -159,7 +156,14 @@ pub fn emulated(fd: i32) -> Option<(&'static Host, FdEntry)> {
         return None;
     }
     let h = host()?;
-    task::lookup(h, fd).map(|e| (h, e))
+    let e = task::lookup(h, fd)?;
+    // The shim's own calls go to the kernel. Tested after the fd table
+    // (plain atomic loads), so the read or write of an fd that is no
+    // emulated socket, the passthrough case, costs no thread-local access.
+    if reentrant() {
+        return None;
+    }
+    Some((h, e))
 }
 
 /// Whether emulation is on for new sockets (not re-entrant, not passthrough).

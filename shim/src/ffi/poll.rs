@@ -70,6 +70,24 @@ impl PollWaiter {
         self.slot().armed.store(1, Ordering::SeqCst);
     }
 
+    /// The count of pokes this waiter got, armed or not: a watcher's
+    /// socket changed when it moves.
+    pub fn pokes(&self) -> &'static core::sync::atomic::AtomicU32 {
+        &self.slot().seq
+    }
+
+    /// `disarm` that drains the FIFO only when a byte may be in it: a poke
+    /// took the armed flag (its byte is written or on its way), or the
+    /// FIFO was seen readable (`fired`: a byte of an earlier poke that
+    /// landed after that drain). Saves the fstat and read of every sleep
+    /// that nobody's poke ended.
+    pub fn disarm_after(&mut self, fired: bool) {
+        let poked = self.slot().armed.swap(0, Ordering::SeqCst) == 0;
+        if poked || fired {
+            self.disarm();
+        }
+    }
+
     pub fn disarm(&mut self) {
         self.slot().armed.store(0, Ordering::SeqCst);
         let fd = self.fd();

@@ -1022,6 +1022,13 @@ fn inet_release(host: &Host, g: &mut HostState, id: SockId) {
     if let Some(p) = s.peer() {
         let ps = sh(host, p);
         if ps.flag(SOCK_DEAD) || ps.state() == TcpState::Close {
+            // An orphan peer (closed first, kept its link to us as the
+            // wire) is done now too: drop its link before ours, or freeing
+            // it would leave our slot referenced for ever.
+            if ps.flag(SOCK_DEAD) && ps.peer() == Some(id) {
+                ps.peer.store(0, Ordering::Release);
+                sock_put(host, g, id);
+            }
             s.peer.store(0, Ordering::Release);
             sock_put(host, g, p);
         }

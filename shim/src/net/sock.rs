@@ -333,6 +333,61 @@ fn spin_iters() -> u32 {
     *V.get_or_init(|| std::env::var("NETSHIM_SPIN").ok().and_then(|v| v.parse().ok()).unwrap_or(SPIN))
 }
 
+thread_local! {
+    /// This thread's spin budget for its next wait (see `spin_until`).
+    static SPIN_BUDGET: core::cell::Cell<u32> = const { core::cell::Cell::new(u32::MAX) };
+    /// Waits since the last full-length probe.
+    static SPIN_PROBE: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+}
+/// Every this many cut-down waits, one spins the whole NETSHIM_SPIN: a
+/// peer that answers in more than SPIN_MIN but well within the full spin
+/// (an event loop's round trip of ten microseconds) would otherwise never
+/// be seen and the budget never grow back.
+const SPIN_PROBE_EVERY: u32 = 32;
+/// The least a spin lasts once it has been cut down (about a microsecond
+/// or two): enough to see a peer that answers at once, and so to grow
+/// the budget back.
+const SPIN_MIN: u32 = 64;
+
+/// Spins until `done()` (true) or the budget runs out (false), on
+/// multi-CPU machines only. The budget adapts, per thread: halved after a
+/// spin that saw nothing (the peer was not running meanwhile: it shares
+/// this CPU, or is just slow; spinning only delays it), doubled after one
+/// that saw the change, between SPIN_MIN and NETSHIM_SPIN, with a
+/// full-length probe now and then (SPIN_PROBE_EVERY). So a peer
+/// descheduled on a loaded machine costs a few microseconds of spinning
+/// per wait on average instead of the whole budget (a hundred
+/// microseconds and more where `pause` is slow).
+pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
+    let max = spin_iters();
+    if max == 0 || !crate::sys::multi_cpu() {
+        return done();
+    }
+    let least = SPIN_MIN.min(max);
+    let kept = SPIN_BUDGET.with(|b| b.get()).clamp(least, max);
+    let mut budget = kept;
+    if budget < max {
+        let n = SPIN_PROBE.with(|p| {
+            let n = p.get() + 1;
+            p.set(if n >= SPIN_PROBE_EVERY { 0 } else { n });
+            n
+        });
+        if n >= SPIN_PROBE_EVERY {
+            budget = max;
+        }
+    }
+    for _ in 0..budget {
+        if done() {
+            SPIN_BUDGET.with(|b| b.set(budget.saturating_mul(2).min(max)));
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    let ok = done();
+    SPIN_BUDGET.with(|b| b.set(if ok { budget } else { (kept / 2).max(least) }));
+    ok
+}
+
 /// What `WaitQueue::watch` hands back, to give to `unwatch`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Watch {
@@ -409,13 +464,8 @@ impl WaitQueue {
         // The peer is usually awake and about to answer: spin a little
         // before paying for a futex sleep and the peer's futex wake.
         let has_timeout = deadline.is_some();
-        if crate::sys::multi_cpu() {
-            for _ in 0..spin_iters() {
-                if self.seq.load(Ordering::Acquire) != seq {
-                    return Ok(());
-                }
-                core::hint::spin_loop();
-            }
+        if spin_until(|| self.seq.load(Ordering::Acquire) != seq) {
+            return Ok(());
         }
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let r = loop {

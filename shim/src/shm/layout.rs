@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Bump when the layout changes: the version is part of the file name, so
 /// old and new builds never share a mapping.
-pub const LAYOUT_VERSION: u32 = 11;
+pub const LAYOUT_VERSION: u32 = 12;
 const MAGIC: u64 = u64::from_le_bytes(*b"netshim\x01");
 
 /// How many sockets a namespace holds at once.
-pub const MAX_SOCKS: usize = 16384;
+pub const MAX_SOCKS: usize = 32768;
 /// How many processes may use a namespace at once.
 pub const MAX_PROCS: usize = 512;
 /// fd numbers an emulated socket may have (the table's size per process).
