@@ -15,6 +15,8 @@
  *   - exec with the epoll fd kept: the new image waits and adds; with
  *     EPOLL_CLOEXEC it is gone there (EBADF) and the parent's lives
  *   - the epoll fd passed with SCM_RIGHTS to a process that had none
+ *   - epoll_pwait2 (do_epoll_pwait2): a timespec timeout, NULL for none,
+ *     EFAULT / EINVAL for a bad one before the fd is looked at
  * Results are event counts, masks and data tags, never fds or times.
  * The program re-executes itself (argv[1] = "exec-child") for the exec case.
  */
@@ -462,6 +464,55 @@ static void scm_cases(int kind) {
     close(s);
 }
 
+/* epoll_pwait2 as text, as waits() does for epoll_wait. */
+static const char *waits2(int ep, const struct timespec *ts) {
+    static char b[256];
+    struct epoll_event out[8];
+    int n = epoll_pwait2(ep, out, 8, ts, NULL);
+    if (n < 0) {
+        snprintf(b, sizeof b, "-1 %s", tc_errname(errno));
+        return b;
+    }
+    int len = snprintf(b, sizeof b, "= %d", n);
+    for (int x = 0; x < n; x++)
+        len += snprintf(b + len, sizeof b - len, " %llu:%s", (unsigned long long)out[x].data.u64, mask_name(out[x].events));
+    return b;
+}
+
+static void pwait2_cases(int kind) {
+    const char *k = kinds[kind];
+    int c, s;
+    pair_of(kind, &c, &s);
+    int ep = epoll_create1(0);
+    add(ep, c, EPOLLIN, 7);
+    struct timespec zero = {0, 0}, short_ = {0, 20 * 1000 * 1000}, bad_ns = {0, 1000000000}, neg = {-1, 0};
+    tc_printf(ts_name("%s/pwait2/zero-nothing", k), "%s", waits2(ep, &zero));
+    tc_printf(ts_name("%s/pwait2/20ms-nothing", k), "%s", waits2(ep, &short_));
+    tc_printf(ts_name("%s/pwait2/bad-nsec", k), "%s", waits2(ep, &bad_ns));
+    tc_printf(ts_name("%s/pwait2/negative", k), "%s", waits2(ep, &neg));
+    tc_printf(ts_name("%s/pwait2/bad-pointer", k), "%s", waits2(ep, (const struct timespec *)1));
+    tc_printf(ts_name("%s/pwait2/bad-pointer-bad-fd", k), "%s", waits2(-1, (const struct timespec *)1));
+    tc_printf(ts_name("%s/pwait2/bad-fd", k), "%s", waits2(-1, &zero));
+    tc_printf(ts_name("%s/pwait2/not-epoll", k), "%s", waits2(c, &zero));
+    ts_write_full(s, "x", 1);
+    tc_printf(ts_name("%s/pwait2/null-ready", k), "%s", waits2(ep, NULL));
+    tc_printf(ts_name("%s/pwait2/zero-ready", k), "%s", waits2(ep, &zero));
+    /* A kernel-only instance (a pipe): the kernel's own call. */
+    int p[2];
+    if (pipe(p) < 0) tc_die("pipe");
+    int ep2 = epoll_create1(0);
+    add(ep2, p[0], EPOLLIN, 9);
+    tc_printf(ts_name("%s/pwait2/kernel-only-nothing", k), "%s", waits2(ep2, &short_));
+    if (write(p[1], "x", 1) != 1) tc_die("write");
+    tc_printf(ts_name("%s/pwait2/kernel-only-ready", k), "%s", waits2(ep2, NULL));
+    close(p[0]);
+    close(p[1]);
+    close(ep2);
+    close(ep);
+    close(c);
+    close(s);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "exec-child") == 0) return exec_child(argc, argv);
     ts_init("t_epoll");
@@ -477,6 +528,7 @@ int main(int argc, char **argv) {
         dup_cases(k);
         exec_cases(k);
         scm_cases(k);
+        pwait2_cases(k);
     }
     return tc_done();
 }

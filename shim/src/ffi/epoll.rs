@@ -821,3 +821,48 @@ pub unsafe extern "C" fn epoll_wait(epfd: c_int, ev: *mut epoll_event, max: c_in
 pub unsafe extern "C" fn epoll_pwait(epfd: c_int, ev: *mut epoll_event, max: c_int, timeout: c_int, sigmask: *const sigset_t) -> c_int {
     wait_entry("epoll_pwait", epfd, ev, max, timeout, sigmask)
 }
+
+/// `epoll_pwait2` (do_epoll_pwait2): the timeout is a timespec, NULL for
+/// none. As the kernel, a bad pointer gives EFAULT and an invalid time
+/// (`poll_select_set_timeout`) EINVAL before the epoll fd is looked at. An
+/// instance with emulated items waits through the emulation, in
+/// milliseconds rounded up; any other epoll fd gets the kernel's call with
+/// the program's own timespec.
+#[no_mangle]
+pub unsafe extern "C" fn epoll_pwait2(epfd: c_int, ev: *mut epoll_event, max: c_int, timeout: *const libc::timespec, sigmask: *const sigset_t) -> c_int {
+    let ms = if timeout.is_null() {
+        -1
+    } else {
+        let parsed = {
+            let _g = super::Guard::enter();
+            copy_from_user(timeout as usize, core::mem::size_of::<libc::timespec>()).map(|b| {
+                let sec = i64::from_ne_bytes(b[0..8].try_into().unwrap());
+                let nsec = i64::from_ne_bytes(b[8..16].try_into().unwrap());
+                (sec, nsec)
+            })
+        };
+        match parsed {
+            Err(e) => {
+                e.set();
+                return -1;
+            }
+            Ok((sec, nsec)) if sec < 0 || !(0..1_000_000_000).contains(&nsec) => {
+                Errno::EINVAL.set();
+                return -1;
+            }
+            Ok((sec, nsec)) => sec.saturating_mul(1000).saturating_add((nsec + 999_999) / 1_000_000).min(i32::MAX as i64) as c_int,
+        }
+    };
+    if let Route::Kernel = route(epfd) {
+        // SAFETY: the program's own arguments, passed on unchanged.
+        let r = unsafe { crate::syscall!(SYS_epoll_pwait2, epfd, ev, max, timeout, sigmask, core::mem::size_of::<libc::c_ulong>()) };
+        return match r {
+            Ok(n) => n as c_int,
+            Err(e) => {
+                e.set();
+                -1
+            }
+        };
+    }
+    wait_entry("epoll_pwait2", epfd, ev, max, ms, sigmask)
+}
