@@ -17,7 +17,7 @@
 #   BENCH_SECS   seconds per timed run (default 1; 0.3 with BENCH_QUICK)
 #   BENCH_QUICK  1: a fast check (fewer repetitions, shorter runs)
 #   BENCH_ONLY   space-separated groups to run, of: pingpong stream connrate
-#                passthru scale redis sockperf (default: all)
+#                passthru tracecost scale redis sockperf (default: all)
 #   BENCH_SCALE_N  connections of the scale run (default 10000)
 #   BENCH_OUT    results folder (default results/ at the top of the tree)
 # Each shim run gets a namespace of its own in a private NETSHIM_SHM_DIR,
@@ -39,7 +39,7 @@ else
 	SECS=${BENCH_SECS:-1}
 	REDIS_N=100000
 fi
-ONLY=${BENCH_ONLY:-pingpong stream connrate passthru scale redis sockperf}
+ONLY=${BENCH_ONLY:-pingpong stream connrate passthru tracecost scale redis sockperf}
 SCALE_N=${BENCH_SCALE_N:-10000}
 OUT=${BENCH_OUT:-$ROOT/results}
 
@@ -73,11 +73,13 @@ NS_SEQ=0
 #   kernel       no shim
 #   shim         the shim, emulating (a fresh namespace per call)
 #   passthrough  the shim loaded, NETSHIM_MODE=passthrough
+#   notrace      the shim built with its trace points compiled out
 env_for() {
 	case $1 in
 	kernel) echo "LD_PRELOAD=" ;;
 	shim) echo "LD_PRELOAD=$SHIM NETSHIM_SHM_DIR=$NSDIR NETSHIM_NS=$CUR_NS NETSHIM_MODE=emulate" ;;
 	passthrough) echo "LD_PRELOAD=$SHIM NETSHIM_SHM_DIR=$NSDIR NETSHIM_NS=$CUR_NS NETSHIM_MODE=passthrough" ;;
+	notrace) echo "LD_PRELOAD=$SHIM_NOTRACE NETSHIM_SHM_DIR=$NSDIR NETSHIM_NS=$CUR_NS NETSHIM_MODE=emulate" ;;
 	esac
 }
 new_ns() {
@@ -130,9 +132,10 @@ run1() {
 }
 
 # pair BENCH "VARIANTS" [env words] -- PROGRAM ARGS: REPS interleaved runs
-# of the kernel and each variant, the order turning round every repetition.
+# of the kernel and each variant, the order turning round every repetition
+# (BASE=VARIANT in the environment: that variant instead of the kernel).
 pair() {
-	local b=$1 vs="kernel $2" r order v
+	local b=$1 vs="${BASE:-kernel} $2" r order v
 	shift 2
 	printf '  %-28s' "$b" >&2
 	for r in $(seq 1 "$REPS"); do
@@ -177,6 +180,16 @@ if want passthru; then
 	# A socketpair made with the shim in passthrough mode (a kernel socket),
 	# and in emulate mode (an emulated one: the emulation's own cost).
 	pair passthru_sock "passthrough shim" -- "$B/bench_passthru" sock "$SECS"
+fi
+
+if want tracecost; then
+	echo "trace points: tracing off vs compiled out (ns per emulated read/write)" >&2
+	SHIM_NOTRACE=$ROOT/target/notrace/release/libnetshim.so
+	if cargo build -q --release -p netshim --features notrace --target-dir "$ROOT/target/notrace" >"$LOG" 2>&1; then
+		BASE=notrace pair tracecost shim -- "$B/bench_passthru" sock "$SECS"
+	else
+		fail tracecost notrace 1
+	fi
 fi
 
 if want scale; then

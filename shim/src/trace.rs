@@ -57,10 +57,18 @@ static LATE_USED: AtomicBool = AtomicBool::new(false);
 #[macro_export]
 macro_rules! ktrace {
     ($($arg:tt)*) => {
-        if log::log_enabled!(target: "netshim::kernel", log::Level::Trace) {
-            $crate::trace::push(format!($($arg)*));
+        if cfg!(not(feature = "notrace")) && log::log_enabled!(target: "netshim::kernel", log::Level::Trace) {
+            $crate::trace::push_fmt(format_args!($($arg)*));
         }
     };
+}
+
+/// `ktrace!`'s out-of-line half: formatting stays off the hot path, which
+/// only pays the level check.
+#[cold]
+#[inline(never)]
+pub fn push_fmt(args: std::fmt::Arguments<'_>) {
+    push(std::fmt::format(args));
 }
 
 pub fn push(s: String) {
@@ -91,15 +99,21 @@ pub fn take_path() -> Vec<String> {
 /// printed under the next call's line).
 #[inline]
 pub fn clear_path() {
-    if log::log_enabled!(target: "netshim::kernel", log::Level::Trace) {
-        take_path();
+    if cfg!(not(feature = "notrace")) && log::log_enabled!(target: "netshim::kernel", log::Level::Trace) {
+        drop_path();
     }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_path() {
+    take_path();
 }
 
 /// Whether per-call lines are wanted.
 #[inline]
 pub fn calls_enabled() -> bool {
-    log::log_enabled!(target: "netshim::call", log::Level::Debug)
+    cfg!(not(feature = "notrace")) && log::log_enabled!(target: "netshim::call", log::Level::Debug)
 }
 
 /// Sets the return value the argument formatters of this call see.

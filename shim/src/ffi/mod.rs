@@ -216,12 +216,7 @@ pub fn run<R: CRet>(name: &str, args: impl FnOnce() -> String, f: impl FnOnce() 
         Err(Errno::EIO)
     });
     if crate::trace::calls_enabled() {
-        let (v, e) = match r {
-            Ok(v) => (v, None),
-            Err(e) => (-1, Some(e)),
-        };
-        crate::trace::set_ret(v);
-        crate::trace::call(name, &args(), v, e, true);
+        trace_call(name, args, &r);
     }
     match r {
         Ok(v) => R::from_ok(v),
@@ -230,6 +225,19 @@ pub fn run<R: CRet>(name: &str, args: impl FnOnce() -> String, f: impl FnOnce() 
             R::minus_one()
         }
     }
+}
+
+/// `run`'s trace line, out of line: a call with tracing off only pays the
+/// level check.
+#[cold]
+#[inline(never)]
+fn trace_call(name: &str, args: impl FnOnce() -> String, r: &KResult<i64>) {
+    let (v, e) = match *r {
+        Ok(v) => (v, None),
+        Err(e) => (-1, Some(e)),
+    };
+    crate::trace::set_ret(v);
+    crate::trace::call(name, &args(), v, e, true);
 }
 
 /// Whether `fd` is an open fd of this process (a real one: for SCM_RIGHTS).
