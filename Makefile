@@ -13,13 +13,15 @@ HARNESS := target/release/harness
 all: build
 
 # Debian packages the project needs (a fresh machine has the Rust toolchain
-# and gcc; strace shows the demo makes no kernel socket, and is what the
-# trace test compares the shim's trace lines with; tshark reads back the
-# pcap captures in shim/tests/seeing_inside.rs: installed non-interactively,
-# its debconf question (wireshark-common/install-setuid) keeps the default,
-# no setuid dumpcap, which reading a file does not need). The second line
-# is what the real-program scenarios of tests/programs run.
-DEB_PACKAGES := make gcc g++ libc6-dev strace tshark \
+# and gcc): strace shows the demo makes no kernel socket, and is what the
+# trace test compares the shim's trace lines with; iproute2 (ip) sets up the
+# private network namespace of tests/c/t_nonlocal.c; tshark reads back the
+# pcap captures in shim/tests/seeing_inside.rs (installed
+# non-interactively, its debconf question wireshark-common/install-setuid
+# keeps the default, no setuid dumpcap, which reading a file does not
+# need). The second line is what the real-program scenarios of
+# tests/programs run.
+DEB_PACKAGES := make gcc g++ libc6-dev strace iproute2 tshark \
 	redis-server redis-tools nginx-light curl wrk socat netcat-openbsd memcached python3
 
 # What `make bench` needs on top: gnuplot draws the PNG, sockperf is one of

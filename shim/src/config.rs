@@ -5,14 +5,13 @@
 //! | `NETSHIM_NS` | the namespace (emulated host) to join | `default` |
 //! | `NETSHIM_MODE` | `emulate`, or `passthrough` (everything to the kernel, still traced) | `emulate` |
 //! | `NETSHIM_SHM_DIR` | where namespaces' shared files live | `/dev/shm` |
-//! | `NETSHIM_NONLOCAL` | connect/send to a non-loopback address: `refuse` (ENETUNREACH) | `refuse` |
+//! | `NETSHIM_NONLOCAL` | connect/send to an address off the emulated host: `refuse` (ENETUNREACH), or `kernel` (the socket becomes a kernel socket before it is used: net::handoff) | `refuse` |
 //! | `NETSHIM_TIME_WAIT` | seconds a TCP TIME_WAIT entry holds its port (read in net::inet_timewait) | `60` |
 //! | `NETSHIM_SPIN` | spins before a blocked call sleeps (read in net::sock) | `4000` |
 //! | `NETSHIM_LOG` (or `RUST_LOG`) | env_logger filter; `netshim=debug` traces every call, `netshim=trace` the kernel path too (read in trace) | off |
 //! | `NETSHIM_TRACE_FILE` | append the trace lines to this file instead of fd 2 (read in trace) | unset |
 //! | `NETSHIM_PCAP` | append the emulated TCP/UDP traffic to this pcap file (read in pcap) | unset |
 
-use crate::errno::Errno;
 use once_cell::sync::OnceCell;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +48,20 @@ pub fn get() -> &'static Config {
 }
 
 /// What connect/sendto to an address off this host returns.
-pub fn nonlocal_errno() -> Errno {
-    Errno::ENETUNREACH
+/// `NETSHIM_NONLOCAL`: what a connect or send to an address off the
+/// emulated host does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nonlocal {
+    /// ENETUNREACH, as a host with only `lo` answers.
+    Refuse,
+    /// The socket becomes a kernel socket before it is used (`net::handoff`).
+    Kernel,
+}
+
+pub fn nonlocal() -> Nonlocal {
+    static V: OnceCell<Nonlocal> = OnceCell::new();
+    *V.get_or_init(|| match var("NETSHIM_NONLOCAL").as_deref() {
+        Some("kernel") | Some("passthrough") => Nonlocal::Kernel,
+        _ => Nonlocal::Refuse,
+    })
 }

@@ -40,6 +40,10 @@ errnos!(
 );
 
 impl Errno {
+    /// Internal, never an errno the program sees: a protocol asks the FFI
+    /// layer to hand the socket to the kernel (`net::handoff`).
+    pub const HANDOFF: Errno = Errno(0x4e53);
+
     /// The errno value the calling thread holds right now (after a libc call).
     pub fn last() -> Errno {
         // SAFETY: __errno_location always returns the calling thread's valid errno slot.

@@ -140,7 +140,16 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     let Some((h, e)) = emulated(fd) else { return trace_real("connect", args, real::connect()(fd, addr, len)) };
     run("connect", args, || {
         let a = move_addr_to_kernel(addr, len)?;
-        net::__sys_connect(h, e.sock, &a).map(|_| 0)
+        match net::__sys_connect(h, e.sock, &a) {
+            // NETSHIM_NONLOCAL=kernel: the kernel's own connect, on the
+            // kernel socket that now has the fd.
+            Err(err) if err == Errno::HANDOFF => {
+                super::handoff::to_kernel(h, fd, e)?;
+                // SAFETY: the program's own arguments, passed on unchanged.
+                unsafe { crate::syscall!(SYS_connect, fd, addr, len) }.map(|_| 0)
+            }
+            r => r.map(|_| 0),
+        }
     })
 }
 
@@ -376,7 +385,14 @@ pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags:
     run("sendto", args, || {
         let b = user_slice(buf as *const u8, n)?;
         let name = if addr.is_null() { None } else { Some(move_addr_to_kernel(addr, alen)?) };
-        send_common(h, e, vec![b], name.as_deref(), &[], flags)
+        match send_common(h, e, vec![b], name.as_deref(), &[], flags) {
+            Err(err) if err == Errno::HANDOFF => {
+                super::handoff::to_kernel(h, fd, e)?;
+                // SAFETY: the program's own arguments, passed on unchanged.
+                unsafe { crate::syscall!(SYS_sendto, fd, buf, n, flags, addr, alen) }.map(|n| n as i64)
+            }
+            r => r,
+        }
     })
 }
 
@@ -457,7 +473,14 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, m: *const msghdr, flags: c_int) -> s
             return Err(Errno::ENOBUFS);
         }
         let ctl = if controllen > 0 { copy_from_user(control, controllen.min(64 * 1024))? } else { Vec::new() };
-        send_common(h, e, iovs, name.as_deref(), &ctl, flags & !libc::MSG_CMSG_CLOEXEC)
+        match send_common(h, e, iovs, name.as_deref(), &ctl, flags & !libc::MSG_CMSG_CLOEXEC) {
+            Err(err) if err == Errno::HANDOFF => {
+                super::handoff::to_kernel(h, fd, e)?;
+                // SAFETY: the program's own arguments, passed on unchanged.
+                unsafe { crate::syscall!(SYS_sendmsg, fd, m, flags) }.map(|n| n as i64)
+            }
+            r => r,
+        }
     })
 }
 

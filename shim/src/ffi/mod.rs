@@ -21,6 +21,7 @@
 
 pub mod carrier;
 pub mod epoll;
+pub mod handoff;
 pub mod mmsg;
 pub mod hooks;
 pub mod poll;
@@ -215,6 +216,9 @@ pub fn run<R: CRet>(name: &str, args: impl FnOnce() -> String, f: impl FnOnce() 
         log::error!(target: "netshim", "panic inside {name}; returning EIO");
         Err(Errno::EIO)
     });
+    // A call that cannot hand its socket to the kernel (sendmmsg) says what
+    // NETSHIM_NONLOCAL=refuse would.
+    let r = r.map_err(|e| if e == Errno::HANDOFF { Errno::ENETUNREACH } else { e });
     if crate::trace::calls_enabled() {
         trace_call(name, args, &r);
     }

@@ -746,8 +746,8 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                     return Err(Errno::ENETUNREACH);
                 }
                 if !dst.is_local() {
-                    ktrace!("destination is not on the emulated host -> {:?}", crate::config::nonlocal_errno());
-                    return Err(crate::config::nonlocal_errno());
+                    ktrace!("destination is not on the emulated host");
+                    return Err(super::handoff::nonlocal_errno());
                 }
                 let dst = route_dst(dst);
                 let src = source_for(c, &dst);
@@ -840,7 +840,7 @@ fn ip6_connect_addr(g: &mut HostState, id: SockId, addr_len: usize, dst: InetAdd
         }
     }
     if !dst.is_local() {
-        return Err(crate::config::nonlocal_errno());
+        return Err(super::handoff::nonlocal_errno());
     }
     if g.socks[id.idx()].laddr.is_v4() {
         return Err(Errno::EAFNOSUPPORT);
@@ -1735,7 +1735,7 @@ fn inet_dgram_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
             return Err(Errno::EACCES);
         }
         if !dst.is_local() && !dst.is_v4_broadcast() {
-            return Err(crate::config::nonlocal_errno());
+            return Err(super::handoff::nonlocal_errno());
         }
         let dst = route_dst(dst);
         inet_autobind(host, g, id)?;
@@ -1875,7 +1875,7 @@ fn udp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
         }
         let nowhere = !dst.is_local();
         if nowhere && !(dst.is_v4_broadcast() || dst.is_multicast()) {
-            return Err(crate::config::nonlocal_errno());
+            return Err(super::handoff::nonlocal_errno());
         }
         // ip_make_skb / ip6_make_skb: the datagram must fit an IP packet,
         // then sock_alloc_send_skb reports a pending error or SEND_SHUTDOWN.

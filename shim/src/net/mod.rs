@@ -27,6 +27,7 @@
 pub mod addr;
 pub mod cmsg;
 pub mod dev;
+pub mod handoff;
 pub mod icmp;
 pub mod skb;
 pub mod inet;
