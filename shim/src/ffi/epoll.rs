@@ -576,7 +576,8 @@ pub unsafe extern "C" fn epoll_ctl(epfd: c_int, op: c_int, fd: c_int, ev: *mut e
 fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Vec<epoll_event>, max: usize) {
     let last = t.eps[ep as usize].tail;
     let mut i = t.eps[ep as usize].head;
-    let mut again = Vec::new();
+    // On the stack for the usual handful (no allocation per epoll_wait).
+    let mut again: crate::net::smallvec::SmallVec<u32, 16> = Default::default();
     while i != 0 && out.len() < max {
         let idx = i - 1;
         let it = t.items[idx as usize];
@@ -606,7 +607,7 @@ fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Ve
             break;
         }
     }
-    for idx in again {
+    for &idx in again.iter() {
         t.to_tail(idx);
     }
 }

@@ -267,12 +267,13 @@ unsafe fn send_one(h: &Host, e: FdEntry, buf: *const c_void, n: size_t, name: Op
 
 /// A receive message with no buffers yet (`recv_bufs` adds them); the
 /// caller keeps it in place for the whole call.
-fn recv_msg<'a>(h: &Host, e: FdEntry, flags: c_int, control_cap: usize) -> RecvMsg<'a> {
+fn recv_msg<'a>(h: &Host, e: FdEntry, flags: c_int, control_cap: usize, want_name: bool) -> RecvMsg<'a> {
     RecvMsg {
         bad_tail: 0,
         iov: IovVecMut::new(),
         flags: nonblock_flags(h, e, flags & !libc::MSG_CMSG_CLOEXEC),
         name: None,
+        want_name,
         control_cap,
         control: Vec::new(),
         // ____sys_recvmsg: msg_flags = flags & (MSG_CMSG_CLOEXEC|MSG_CMSG_COMPAT).
@@ -302,7 +303,7 @@ unsafe fn do_read(h: &Host, e: FdEntry, buf: *mut c_void, n: size_t) -> KResult<
     if n == 0 {
         return Ok(0);
     }
-    let mut msg = recv_msg(h, e, 0, 0);
+    let mut msg = recv_msg(h, e, 0, 0, false);
     recv_bufs(&mut msg, [(buf as usize, n)])?;
     recv_common(h, e, &mut msg)
 }
@@ -351,7 +352,7 @@ unsafe fn iov_out(msg: &mut RecvMsg<'_>, iov: *const iovec, cnt: c_int) -> KResu
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
     let Some((h, e)) = emulated(fd) else { return real::readv()(fd, iov, cnt) };
     run("readv", || format!("{fd}, {}, {cnt}", if traced_ok() { tr::fmt_iov(iov as usize, cnt.max(0) as usize, Some(tr::ret() as usize)) } else { tr::fmt_ptr(iov as usize) }), || {
-        let mut msg = recv_msg(h, e, 0, 0);
+        let mut msg = recv_msg(h, e, 0, 0, false);
         iov_out(&mut msg, iov, cnt)?;
         if msg.bad_tail == 0 && msg.iov.iter().all(|b| b.is_empty()) {
             return Ok(0);
@@ -389,7 +390,7 @@ pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags:
 }
 
 unsafe fn do_recvfrom(h: &Host, e: FdEntry, buf: *mut c_void, n: size_t, flags: c_int, addr: *mut sockaddr, alen: *mut socklen_t) -> KResult<i64> {
-    let mut msg = recv_msg(h, e, flags, 0);
+    let mut msg = recv_msg(h, e, flags, 0, !addr.is_null());
     recv_bufs(&mut msg, [(buf as usize, n)])?;
     let r = recv_common(h, e, &mut msg)?;
     if !addr.is_null() {
@@ -480,7 +481,7 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, m: *mut msghdr, flags: c_int) -> ssi
             return Err(Errno::EINVAL);
         }
         let cap = if control != 0 { controllen } else { 0 };
-        let mut msg = recv_msg(h, e, flags, cap);
+        let mut msg = recv_msg(h, e, flags, cap, name != 0);
         iov_out(&mut msg, iov as *mut iovec, iovlen.min(i32::MAX as usize) as c_int)?;
         // SCM_RIGHTS fds are installed by the protocol (scm_detach_fds).
         let r = recv_common(h, e, &mut msg)?;

@@ -29,6 +29,9 @@ pub struct RecvMsg<'a> {
     pub flags: i32,
     /// The sender's address (datagram sockets), if any.
     pub name: Option<Addr>,
+    /// Whether the caller has room for the address (`msg->msg_name` set):
+    /// `unix_stream_read_generic` copies it only then (`unix_copy_addr`).
+    pub want_name: bool,
     /// Room the caller gave for control messages.
     pub control_cap: usize,
     /// Control messages built (cmsghdr-encoded).
