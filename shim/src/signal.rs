@@ -17,31 +17,67 @@
 use crate::errno::Errno;
 use std::cell::Cell;
 
-thread_local! {
+/// This thread's counts, in one thread-local (in the preloaded library
+/// each thread-local is a `__tls_get_addr` call: one per access, not three).
+/// It also holds `ffi::Guard`'s re-entrancy flag, which every emulated call
+/// sets as it records its base counts: the call's entry is one access.
+struct SigCounts {
+    /// The thread is inside the shim (`ffi::Guard`).
+    in_shim: Cell<bool>,
     /// Handlers run on this thread: all of them, and those without SA_RESTART.
-    static RAN: Cell<u32> = const { Cell::new(0) };
-    static RAN_NORESTART: Cell<u32> = const { Cell::new(0) };
+    ran: Cell<u32>,
+    ran_norestart: Cell<u32>,
     /// The counts when the current emulated call began.
-    static BASE: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+    base: Cell<(u32, u32)>,
+}
+
+impl SigCounts {
+    fn counts(&self) -> (u32, u32) {
+        (self.ran.get(), self.ran_norestart.get())
+    }
+}
+
+thread_local! {
+    static SIG: SigCounts = const { SigCounts { in_shim: Cell::new(false), ran: Cell::new(0), ran_norestart: Cell::new(0), base: Cell::new((0, 0)) } };
 }
 
 /// A handler is about to run on this thread (called from the wrapper, in
 /// signal context: only thread-local cells, no allocation, no lock).
 pub fn note_delivery(restart: bool) {
-    RAN.with(|c| c.set(c.get().wrapping_add(1)));
-    if !restart {
-        RAN_NORESTART.with(|c| c.set(c.get().wrapping_add(1)));
-    }
-}
-
-fn counts() -> (u32, u32) {
-    (RAN.with(Cell::get), RAN_NORESTART.with(Cell::get))
+    SIG.with(|s| {
+        s.ran.set(s.ran.get().wrapping_add(1));
+        if !restart {
+            s.ran_norestart.set(s.ran_norestart.get().wrapping_add(1));
+        }
+    });
 }
 
 /// An emulated call begins: handlers that ran before it do not interrupt it.
 #[inline]
 pub fn enter_call() {
-    BASE.with(|b| b.set(counts()));
+    SIG.with(|s| s.base.set(s.counts()));
+}
+
+/// `ffi::run`'s entry: marks the thread inside the shim and begins the
+/// call (`enter_call`); returns whether it was inside already.
+#[inline]
+pub fn enter_shim_call() -> bool {
+    SIG.with(|s| {
+        s.base.set(s.counts());
+        s.in_shim.replace(true)
+    })
+}
+
+/// Sets the re-entrancy flag; returns what it was.
+#[inline]
+pub fn replace_in_shim(v: bool) -> bool {
+    SIG.with(|s| s.in_shim.replace(v))
+}
+
+/// The re-entrancy flag (None: the thread's TLS is gone).
+#[inline]
+pub fn in_shim() -> Option<bool> {
+    SIG.try_with(|s| s.in_shim.get()).ok()
 }
 
 /// For a sleeping socket call (`sock_intr_errno`): `Some(EINTR)` when a
@@ -51,20 +87,22 @@ pub fn enter_call() {
 /// handler that ran asked for a restart, the call goes on as the restarted
 /// call would: `None`, and those deliveries are forgotten.
 pub fn sock_interrupted(has_timeout: bool) -> Option<Errno> {
-    let now = counts();
-    let base = BASE.with(Cell::get);
-    if now == base {
-        return None;
-    }
-    if now.1 != base.1 || has_timeout {
-        return Some(Errno::EINTR);
-    }
-    BASE.with(|b| b.set(now));
-    None
+    SIG.with(|s| {
+        let now = s.counts();
+        let base = s.base.get();
+        if now == base {
+            return None;
+        }
+        if now.1 != base.1 || has_timeout {
+            return Some(Errno::EINTR);
+        }
+        s.base.set(now);
+        None
+    })
 }
 
 /// For poll, select and epoll_wait (`-ERESTARTNOHAND`): any handler that ran
 /// since the call began interrupts it.
 pub fn poll_interrupted() -> Option<Errno> {
-    (counts() != BASE.with(Cell::get)).then_some(Errno::EINTR)
+    SIG.with(|s| s.counts() != s.base.get()).then_some(Errno::EINTR)
 }

@@ -576,7 +576,8 @@ pub unsafe extern "C" fn epoll_ctl(epfd: c_int, op: c_int, fd: c_int, ev: *mut e
 fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Vec<epoll_event>, max: usize) {
     let last = t.eps[ep as usize].tail;
     let mut i = t.eps[ep as usize].head;
-    let mut again = Vec::new();
+    // On the stack for the usual handful (no allocation per epoll_wait).
+    let mut again: crate::net::smallvec::SmallVec<u32, 16> = Default::default();
     while i != 0 && out.len() < max {
         let idx = i - 1;
         let it = t.items[idx as usize];
@@ -606,7 +607,7 @@ fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Ve
             break;
         }
     }
-    for idx in again {
+    for &idx in again.iter() {
         t.to_tail(idx);
     }
 }
@@ -616,17 +617,21 @@ fn real_wait(epfd: c_int, max: usize, wait_ms: c_int, sigmask: *const sigset_t) 
     // At most 256 events a call (the kernel too hands out what fits and
     // keeps the rest ready): programs pass maxevents of ten thousand and
     // more (redis), which would be a large zeroed buffer on every call.
-    let mut buf = vec![epoll_event { events: 0, u64: 0 }; max.clamp(1, 256) + 1];
-    // SAFETY: buf has room for max+1 events.
-    let r = unsafe { real::epoll_pwait()(epfd, buf.as_mut_ptr(), buf.len() as c_int, wait_ms, sigmask) };
+    // The kernel's array on the stack, uninitialised (it writes what it
+    // returns): the usual call returns nothing and allocates nothing.
+    const ROOM: usize = 257;
+    let mut buf = [core::mem::MaybeUninit::<epoll_event>::uninit(); ROOM];
+    let len = max.clamp(1, ROOM - 1) + 1;
+    // SAFETY: buf has room for `len` <= ROOM events.
+    let r = unsafe { real::epoll_pwait()(epfd, buf.as_mut_ptr() as *mut epoll_event, len as c_int, wait_ms, sigmask) };
     if r < 0 {
         return Err(Errno::last());
     }
-    buf.truncate(r as usize);
-    let fired = buf.iter().any(|e| is_mark(e.u64));
-    buf.retain(|e| !is_mark(e.u64));
-    buf.truncate(max);
-    Ok((buf, fired))
+    // SAFETY: the kernel wrote the first r (<= len) entries.
+    let got = unsafe { core::slice::from_raw_parts(buf.as_ptr() as *const epoll_event, (r as usize).min(len)) };
+    let fired = got.iter().any(|e| is_mark(e.u64));
+    let out: Vec<epoll_event> = got.iter().filter(|e| !is_mark(e.u64)).take(max).copied().collect();
+    Ok((out, fired))
 }
 
 fn do_wait(h: &Host, epfd: c_int, ep: u32, gen: u32, out: *mut epoll_event, max: c_int, timeout: c_int, sigmask: *const sigset_t) -> KResult<i64> {

@@ -9,6 +9,7 @@
 use super::uaccess::*;
 use super::{emulated, emulating, real, run, trace_real};
 use crate::errno::{Errno, KResult};
+use crate::net::smallvec::{IovVec, IovVecMut};
 use crate::net::{self, addr::Addr, RecvMsg, SendMsg};
 use crate::shm::Host;
 use crate::task::{self, FdEntry};
@@ -261,54 +262,63 @@ fn nonblock_flags(h: &Host, e: FdEntry, flags: c_int) -> c_int {
     }
 }
 
-fn send_common(h: &Host, e: FdEntry, iov: Vec<&[u8]>, name: Option<&[u8]>, control: &[u8], flags: c_int) -> KResult<i64> {
+fn send_common(h: &Host, e: FdEntry, iov: IovVec<'_>, name: Option<&[u8]>, control: &[u8], flags: c_int) -> KResult<i64> {
     let msg = SendMsg { iov, name, control, flags: nonblock_flags(h, e, flags) };
     net::__sys_sendmsg(h, e.sock, &msg).map(|n| n as i64)
+}
+
+/// send/write of one buffer: the message is built in place (no copy of
+/// the buffer list on the way down).
+unsafe fn send_one(h: &Host, e: FdEntry, buf: *const c_void, n: size_t, name: Option<&[u8]>, flags: c_int) -> KResult<i64> {
+    let msg = SendMsg { iov: IovVec::one(user_slice(buf as *const u8, n)?), name, control: &[], flags: nonblock_flags(h, e, flags) };
+    net::__sys_sendmsg(h, e.sock, &msg).map(|n| n as i64)
+}
+
+/// A receive message with no buffers yet (`recv_bufs` adds them); the
+/// caller keeps it in place for the whole call.
+fn recv_msg<'a>(h: &Host, e: FdEntry, flags: c_int, control_cap: usize, want_name: bool) -> RecvMsg<'a> {
+    RecvMsg {
+        bad_tail: 0,
+        iov: IovVecMut::new(),
+        flags: nonblock_flags(h, e, flags & !libc::MSG_CMSG_CLOEXEC),
+        name: None,
+        want_name,
+        control_cap,
+        control: Vec::new(),
+        // ____sys_recvmsg: msg_flags = flags & (MSG_CMSG_CLOEXEC|MSG_CMSG_COMPAT).
+        msg_flags: flags & libc::MSG_CMSG_CLOEXEC,
+    }
 }
 
 /// The receive buffers as the kernel imports them: every one must pass
 /// `access_ok`; from the first one that cannot be touched on, the rest is
 /// only counted (`RecvMsg::bad_tail`).
-unsafe fn recv_bufs<'a>(bufs: &[(usize, usize)]) -> KResult<(Vec<&'a mut [u8]>, usize)> {
-    let mut iov = Vec::with_capacity(bufs.len());
-    let mut bad_tail = 0usize;
-    for &(p, l) in bufs {
+unsafe fn recv_bufs<'a>(msg: &mut RecvMsg<'a>, bufs: impl IntoIterator<Item = (usize, usize)>) -> KResult<()> {
+    for (p, l) in bufs {
         let b = user_buf_mut(p as *mut u8, l)?;
         match b {
-            Some(b) if bad_tail == 0 => iov.push(b),
-            _ => bad_tail += l,
+            Some(b) if msg.bad_tail == 0 => msg.iov.push(b),
+            _ => msg.bad_tail += l,
         }
     }
-    Ok((iov, bad_tail))
+    Ok(())
 }
 
-fn recv_common<'a>(h: &Host, e: FdEntry, bufs: (Vec<&'a mut [u8]>, usize), flags: c_int, control_cap: usize) -> KResult<(i64, RecvMsg<'a>)> {
-    let (iov, bad_tail) = bufs;
-    let mut msg = RecvMsg {
-        bad_tail,
-        iov,
-        flags: nonblock_flags(h, e, flags & !libc::MSG_CMSG_CLOEXEC),
-        name: None,
-        control_cap,
-        control: Vec::new(),
-        // ____sys_recvmsg: msg_flags = flags & (MSG_CMSG_CLOEXEC|MSG_CMSG_COMPAT).
-        msg_flags: flags & libc::MSG_CMSG_CLOEXEC,
-    };
-    let n = net::__sys_recvmsg(h, e.sock, &mut msg)?;
-    Ok((n as i64, msg))
+fn recv_common(h: &Host, e: FdEntry, msg: &mut RecvMsg<'_>) -> KResult<i64> {
+    net::__sys_recvmsg(h, e.sock, msg).map(|n| n as i64)
 }
 
 unsafe fn do_read(h: &Host, e: FdEntry, buf: *mut c_void, n: size_t) -> KResult<i64> {
     if n == 0 {
         return Ok(0);
     }
-    let b = recv_bufs(&[(buf as usize, n)])?;
-    recv_common(h, e, b, 0, 0).map(|r| r.0)
+    let mut msg = recv_msg(h, e, 0, 0, false);
+    recv_bufs(&mut msg, [(buf as usize, n)])?;
+    recv_common(h, e, &mut msg)
 }
 
 unsafe fn do_write(h: &Host, e: FdEntry, buf: *const c_void, n: size_t) -> KResult<i64> {
-    let b = user_slice(buf as *const u8, n)?;
-    send_common(h, e, vec![b], None, &[], 0)
+    send_one(h, e, buf, n, None, 0)
 }
 
 #[no_mangle]
@@ -333,29 +343,30 @@ pub unsafe extern "C" fn __read_chk(fd: c_int, buf: *mut c_void, n: size_t, bufl
     run("read", || format!("{fd}, {}, {n}", filled_buf(buf)), || do_read(h, e, buf, n))
 }
 
-unsafe fn iov_in<'a>(iov: *const iovec, cnt: c_int) -> KResult<Vec<&'a [u8]>> {
+unsafe fn iov_in<'a>(iov: *const iovec, cnt: c_int) -> KResult<IovVec<'a>> {
     if cnt < 0 {
         return Err(Errno::EINVAL);
     }
     read_iovecs(iov as usize, cnt as usize)?.into_iter().map(|(b, l)| user_slice(b as *const u8, l)).collect()
 }
 
-unsafe fn iov_out<'a>(iov: *const iovec, cnt: c_int) -> KResult<(Vec<&'a mut [u8]>, usize)> {
+unsafe fn iov_out(msg: &mut RecvMsg<'_>, iov: *const iovec, cnt: c_int) -> KResult<()> {
     if cnt < 0 {
         return Err(Errno::EINVAL);
     }
-    recv_bufs(&read_iovecs(iov as usize, cnt as usize)?)
+    recv_bufs(msg, read_iovecs(iov as usize, cnt as usize)?)
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
     let Some((h, e)) = emulated(fd) else { return real::readv()(fd, iov, cnt) };
     run("readv", || format!("{fd}, {}, {cnt}", if traced_ok() { tr::fmt_iov(iov as usize, cnt.max(0) as usize, Some(tr::ret() as usize)) } else { tr::fmt_ptr(iov as usize) }), || {
-        let v = iov_out(iov, cnt)?;
-        if v.1 == 0 && v.0.iter().all(|b| b.is_empty()) {
+        let mut msg = recv_msg(h, e, 0, 0, false);
+        iov_out(&mut msg, iov, cnt)?;
+        if msg.bad_tail == 0 && msg.iov.iter().all(|b| b.is_empty()) {
             return Ok(0);
         }
-        recv_common(h, e, v, 0, 0).map(|r| r.0)
+        recv_common(h, e, &mut msg)
     })
 }
 
@@ -372,10 +383,7 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssi
 pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, n: size_t, flags: c_int) -> ssize_t {
     let args = || format!("{fd}, {}, {n}, {}", tr::fmt_buf(buf as usize, n), tr::fmt_msg_flags(flags));
     let Some((h, e)) = emulated(fd) else { return trace_real("send", args, real::send()(fd, buf, n, flags)) };
-    run("send", args, || {
-        let b = user_slice(buf as *const u8, n)?;
-        send_common(h, e, vec![b], None, &[], flags)
-    })
+    run("send", args, || send_one(h, e, buf, n, None, flags))
 }
 
 #[no_mangle]
@@ -383,9 +391,10 @@ pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags:
     let args = || format!("{fd}, {}, {n}, {}, {}", tr::fmt_buf(buf as usize, n), tr::fmt_msg_flags(flags), addr_arg(addr, alen));
     let Some((h, e)) = emulated(fd) else { return trace_real("sendto", args, real::sendto()(fd, buf, n, flags, addr, alen)) };
     run("sendto", args, || {
-        let b = user_slice(buf as *const u8, n)?;
+        // The buffer is checked first, as before the address is copied.
+        user_slice(buf as *const u8, n)?;
         let name = if addr.is_null() { None } else { Some(move_addr_to_kernel(addr, alen)?) };
-        match send_common(h, e, vec![b], name.as_deref(), &[], flags) {
+        match send_one(h, e, buf, n, name.as_deref(), flags) {
             Err(err) if err == Errno::HANDOFF => {
                 super::handoff::to_kernel(h, fd, e)?;
                 // SAFETY: the program's own arguments, passed on unchanged.
@@ -397,8 +406,9 @@ pub unsafe extern "C" fn sendto(fd: c_int, buf: *const c_void, n: size_t, flags:
 }
 
 unsafe fn do_recvfrom(h: &Host, e: FdEntry, buf: *mut c_void, n: size_t, flags: c_int, addr: *mut sockaddr, alen: *mut socklen_t) -> KResult<i64> {
-    let b = recv_bufs(&[(buf as usize, n)])?;
-    let (r, msg) = recv_common(h, e, b, flags, 0)?;
+    let mut msg = recv_msg(h, e, flags, 0, !addr.is_null());
+    recv_bufs(&mut msg, [(buf as usize, n)])?;
+    let r = recv_common(h, e, &mut msg)?;
     if !addr.is_null() {
         let a = msg.name.unwrap_or_default();
         move_addr_to_user(&a, addr, alen)?;
@@ -493,10 +503,11 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, m: *mut msghdr, flags: c_int) -> ssi
         if (namelen as i32) < 0 {
             return Err(Errno::EINVAL);
         }
-        let iovs = iov_out(iov as *mut iovec, iovlen.min(i32::MAX as usize) as c_int)?;
         let cap = if control != 0 { controllen } else { 0 };
+        let mut msg = recv_msg(h, e, flags, cap, name != 0);
+        iov_out(&mut msg, iov as *mut iovec, iovlen.min(i32::MAX as usize) as c_int)?;
         // SCM_RIGHTS fds are installed by the protocol (scm_detach_fds).
-        let (r, msg) = recv_common(h, e, iovs, flags, cap)?;
+        let r = recv_common(h, e, &mut msg)?;
         let base = m as usize;
         // msg_namelen
         if name != 0 {

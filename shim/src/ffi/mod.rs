@@ -36,12 +36,7 @@ use crate::errno::{Errno, KResult};
 use crate::shm::Host;
 use crate::task::{self, FdEntry};
 use once_cell::sync::OnceCell;
-use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-thread_local! {
-    static IN_SHIM: Cell<bool> = const { Cell::new(false) };
-}
 
 static HOST: OnceCell<Option<Host>> = OnceCell::new();
 static READY: AtomicBool = AtomicBool::new(false);
@@ -127,22 +122,22 @@ pub struct Guard {
 
 impl Guard {
     pub fn enter() -> Guard {
-        let was = IN_SHIM.with(|c| c.replace(true));
+        // The flag lives in `signal`'s thread-local (one access per call).
+        let was = crate::signal::replace_in_shim(true);
         Guard { was }
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let was = self.was;
-        IN_SHIM.with(|c| c.set(was));
+        crate::signal::replace_in_shim(self.was);
     }
 }
 
 /// Whether the calling thread is already inside the shim.
 #[inline]
 pub fn reentrant() -> bool {
-    IN_SHIM.try_with(|c| c.get()).unwrap_or(true)
+    crate::signal::in_shim().unwrap_or(true)
 }
 
 /// The emulated socket behind `fd`, if the call should be emulated.
@@ -209,8 +204,8 @@ impl CRet for isize {
 
 /// Runs an emulated call: guard, panic fence, errno, trace line.
 pub fn run<R: CRet>(name: &str, args: impl FnOnce() -> String, f: impl FnOnce() -> KResult<i64>) -> R {
-    let _g = Guard::enter();
-    crate::signal::enter_call();
+    // Guard::enter + signal::enter_call, in one thread-local access.
+    let _g = Guard { was: crate::signal::enter_shim_call() };
     crate::trace::clear_path();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
         log::error!(target: "netshim", "panic inside {name}; returning EIO");

@@ -67,7 +67,7 @@ fn do_sendfile(h: &Host, out: FdEntry, in_fd: c_int, offset: *mut off_t, count: 
                 break;
             }
         };
-        let msg = SendMsg { iov: vec![&buf[..got]], name: None, control: &[], flags };
+        let msg = SendMsg { iov: crate::net::smallvec::IovVec::one(&buf[..got]), name: None, control: &[], flags };
         match net::__sys_sendmsg(h, out.sock, &msg) {
             Ok(n) => {
                 sent += n;

@@ -19,6 +19,7 @@
 //! - `icmp`: ICMP errors for UDP and the socket error queue (icmp.c,
 //!   `__udp4_lib_err`, `ip_icmp_error`/`ip_recv_error` and the IPv6 twins).
 //! - `cmsg`: receive-side control messages (timestamps, IP(V6)_PKTINFO).
+//! - `smallvec`: lists kept on the stack up to a few items (iovecs).
 //! - `skb`: skb truesize and the sender's sk_wmem_alloc (what AF_UNIX charges).
 //!
 //! Everything here is safe Rust working on the shared `Host`; user memory
@@ -30,6 +31,7 @@ pub mod dev;
 pub mod handoff;
 pub mod icmp;
 pub mod skb;
+pub mod smallvec;
 pub mod inet;
 pub mod inet_sockopt;
 pub mod inet_timewait;

@@ -503,13 +503,13 @@ pub struct SkbQueue<'a> {
     host: &'a Host,
     q: Option<ShmGuard<'a, RxQueue>>,
     ring: RingMem<'a>,
-    freed: Vec<(Owner, u32)>,
+    freed: super::smallvec::SmallVec<(Owner, u32), 8>,
 }
 
 impl<'a> SkbQueue<'a> {
     pub fn lock(host: &'a Host, me: SockId) -> SkbQueue<'a> {
         let q = host.shared()[me.idx()].rx.lock();
-        SkbQueue { host, q: Some(q), ring: host.ring(me.idx()), freed: Vec::new() }
+        SkbQueue { host, q: Some(q), ring: host.ring(me.idx()), freed: Default::default() }
     }
     fn q(&self) -> &RxQueue {
         self.q.as_ref().expect("held until drop")
@@ -705,7 +705,7 @@ impl<'a> SkbQueue<'a> {
 impl Drop for SkbQueue<'_> {
     fn drop(&mut self) {
         drop(self.q.take());
-        for (owner, truesize) in self.freed.drain(..) {
+        for &(owner, truesize) in self.freed.iter() {
             skb::sock_wfree(self.host, owner, truesize);
         }
     }

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 /// What sendmsg carries in (`struct msghdr` after copy_msghdr_from_user).
 pub struct SendMsg<'a> {
-    pub iov: Vec<&'a [u8]>,
+    pub iov: super::smallvec::IovVec<'a>,
     pub name: Option<&'a [u8]>,
     pub control: &'a [u8],
     pub flags: i32,
@@ -25,10 +25,13 @@ pub struct SendMsg<'a> {
 
 /// What recvmsg fills in.
 pub struct RecvMsg<'a> {
-    pub iov: Vec<&'a mut [u8]>,
+    pub iov: super::smallvec::IovVecMut<'a>,
     pub flags: i32,
     /// The sender's address (datagram sockets), if any.
     pub name: Option<Addr>,
+    /// Whether the caller has room for the address (`msg->msg_name` set):
+    /// `unix_stream_read_generic` copies it only then (`unix_copy_addr`).
+    pub want_name: bool,
     /// Room the caller gave for control messages.
     pub control_cap: usize,
     /// Control messages built (cmsghdr-encoded).

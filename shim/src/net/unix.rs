@@ -1174,7 +1174,8 @@ fn unix_stream_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResul
                 // sock_wfree's, when its wmem falls).
                 sh(host, p).wq.wake();
             }
-            if msg.name.is_none() {
+            // if (state->msg && state->msg->msg_name) unix_copy_addr(...)
+            if msg.want_name && msg.name.is_none() {
                 let a = with_host(host, |g| g.socks[p.idx()].addr);
                 if !a.is_empty() {
                     msg.name = Some(a);
