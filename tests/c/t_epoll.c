@@ -43,13 +43,12 @@ static const char *mask_name(unsigned m) {
     return b;
 }
 
-/* epoll_wait as text: "= n tag:MASK ..." with the tags in increasing order. */
-static const char *waits(int ep, int ms) {
+/* An epoll_wait result as text: "= n tag:MASK ..." with the tags in
+ * increasing order, or "-1 ENAME". */
+static const char *events_text(int n, struct epoll_event *out) {
     static char bufs[4][256];
     static int i;
     char *b = bufs[i++ & 3];
-    struct epoll_event out[8];
-    int n = epoll_wait(ep, out, 8, ms);
     if (n < 0) {
         snprintf(b, 256, "-1 %s", tc_errname(errno));
         return b;
@@ -65,6 +64,11 @@ static const char *waits(int ep, int ms) {
     for (int x = 0; x < n; x++)
         len += snprintf(b + len, 256 - len, " %llu:%s", (unsigned long long)out[x].data.u64, mask_name(out[x].events));
     return b;
+}
+
+static const char *waits(int ep, int ms) {
+    struct epoll_event out[8];
+    return events_text(epoll_wait(ep, out, 8, ms), out);
 }
 
 static int add(int ep, int fd, unsigned events, unsigned long long tag) {
@@ -464,19 +468,10 @@ static void scm_cases(int kind) {
     close(s);
 }
 
-/* epoll_pwait2 as text, as waits() does for epoll_wait. */
+/* epoll_pwait2 as text, as waits() gives epoll_wait. */
 static const char *waits2(int ep, const struct timespec *ts) {
-    static char b[256];
     struct epoll_event out[8];
-    int n = epoll_pwait2(ep, out, 8, ts, NULL);
-    if (n < 0) {
-        snprintf(b, sizeof b, "-1 %s", tc_errname(errno));
-        return b;
-    }
-    int len = snprintf(b, sizeof b, "= %d", n);
-    for (int x = 0; x < n; x++)
-        len += snprintf(b + len, sizeof b - len, " %llu:%s", (unsigned long long)out[x].data.u64, mask_name(out[x].events));
-    return b;
+    return events_text(epoll_pwait2(ep, out, 8, ts, NULL), out);
 }
 
 static void pwait2_cases(int kind) {

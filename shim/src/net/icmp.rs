@@ -89,12 +89,7 @@ fn entry_size(len: usize) -> usize {
 impl ErrSkb {
     fn to_bytes(self) -> [u8; ERR_HDR] {
         let mut b = [0u8; ERR_HDR];
-        b[0..4].copy_from_slice(&self.ee_errno.to_ne_bytes());
-        b[4] = self.ee_origin;
-        b[5] = self.ee_type;
-        b[6] = self.ee_code;
-        b[8..12].copy_from_slice(&self.ee_info.to_ne_bytes());
-        b[12..16].copy_from_slice(&self.ee_data.to_ne_bytes());
+        b[0..16].copy_from_slice(&self.ee_bytes());
         b[16] = self.v4 as u8;
         b[18..20].copy_from_slice(&self.port.to_ne_bytes());
         b[20..36].copy_from_slice(&self.addr);
