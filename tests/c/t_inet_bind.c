@@ -71,6 +71,24 @@ static void run_conflict(int af, const struct crow *r) {
     ic_addr a1 = pick(af, r->a1, 0);
     if (bind(s1, ic_sa(&a1), a1.len) < 0) tc_die("bind s1");
     int port = ic_port((a1 = ic_sockname(s1), &a1));
+    /* Across protocols the ephemeral port s1 got may be held in the other
+     * protocol's table by an unrelated socket of this machine (a TIME_WAIT
+     * of an earlier test): take another until a bare socket of s2's type
+     * could bind it, so the case sees only s1 and s2. */
+    for (int tries = 0; r->t1 != r->t2 && tries < 50; tries++) {
+        int probe = ic_socket(af, r->t2);
+        ic_addr pa = pick(af, r->a2, port);
+        int free_there = bind(probe, ic_sa(&pa), pa.len) == 0;
+        close(probe);
+        if (free_there) break;
+        close(s1);
+        s1 = ic_socket(af, r->t1);
+        if (r->o1 & RA) ic_setint(s1, SOL_SOCKET, SO_REUSEADDR, 1);
+        if (r->o1 & RP) ic_setint(s1, SOL_SOCKET, SO_REUSEPORT, 1);
+        a1 = pick(af, r->a1, 0);
+        if (bind(s1, ic_sa(&a1), a1.len) < 0) tc_die("bind s1");
+        port = ic_port((a1 = ic_sockname(s1), &a1));
+    }
     ic_addr a2 = pick(af, r->a2, port);
     char script[64];
     snprintf(script, sizeof script, "%s", r->script);
