@@ -156,6 +156,11 @@ fn run(opts: &Options) -> Result<bool, String> {
     }
     let outcomes: Vec<report::Outcome> = results.iter().map(TestResult::outcome).collect();
     println!("== summary");
+    // Kernels differ on a few rules (the shim's net/kver.rs): say which one
+    // the native runs were.
+    if let Ok(r) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
+        println!("kernel {}", r.trim());
+    }
     print!("{}", report::summary_table(&outcomes));
     println!("{}", report::final_line(&outcomes));
     Ok(outcomes.iter().all(report::Outcome::passed))

@@ -136,6 +136,14 @@ impl TcpWire {
     }
 }
 
+/// Holds the capture lock (see `Header::pcap`) while `f` reads the
+/// sequence numbers and writes its segments. Windows are read before it is
+/// taken: reading one takes a receive queue's lock.
+fn serialised<T>(host: &Host, f: impl FnOnce() -> T) -> T {
+    let _g = host.header().pcap.lock();
+    f()
+}
+
 fn wire(host: &Host, id: SockId) -> &TcpWire {
     &host.shared()[id.idx()].wire
 }
@@ -366,9 +374,16 @@ fn mss_for(v4: bool) -> usize {
 }
 
 /// The window a socket advertises: its free receive space (no scaling).
-fn window(host: &Host, id: SockId) -> u16 {
+/// Takes the socket's receive-queue lock: never called under the capture
+/// lock or another queue's lock.
+pub fn window(host: &Host, id: SockId) -> u16 {
+    window_of(host, id, crate::net::queue::queued(host, id))
+}
+
+/// The same for a socket whose queue holds `queued` bytes.
+fn window_of(host: &Host, id: SockId, queued: usize) -> u16 {
     let s: &SockShared = &host.shared()[id.idx()];
-    let free = (s.rcvbuf.load(Ordering::Relaxed) as usize).saturating_sub(crate::net::queue::queued(host, id));
+    let free = (s.rcvbuf.load(Ordering::Relaxed) as usize).saturating_sub(queued);
     free.min(0xffff) as u16
 }
 
@@ -398,9 +413,12 @@ pub fn tcp_connect(host: &Host, id: SockId, local: &InetAddr, lport: u16, remote
 #[cold]
 fn tcp_connect_slow(host: &Host, id: SockId, l: Ep, r: Ep) {
     let seq = isn();
-    let w = wire(host, id);
-    w.set(l, r, seq.wrapping_add(1), 0);
-    send_seg(l, r, Seg { flags: SYN, seq, ack: 0, win: window(host, id), urg: 0, mss: Some(mss_for(l.is_v4()) as u16), data: &[] });
+    let win = window(host, id);
+    serialised(host, || {
+        let w = wire(host, id);
+        w.set(l, r, seq.wrapping_add(1), 0);
+        send_seg(l, r, Seg { flags: SYN, seq, ack: 0, win, urg: 0, mss: Some(mss_for(l.is_v4()) as u16), data: &[] });
+    });
 }
 
 /// The SYN again, when a full accept queue had dropped it and the listener
@@ -408,10 +426,13 @@ fn tcp_connect_slow(host: &Host, id: SockId, l: Ep, r: Ep) {
 #[inline]
 pub fn tcp_retransmit_syn(host: &Host, id: SockId) {
     if on() {
-        if let Some((l, r)) = wire(host, id).tuple() {
-            let seq = wire(host, id).snd_nxt.load(Ordering::Relaxed).wrapping_sub(1);
-            send_seg(l, r, Seg { flags: SYN, seq, ack: 0, win: window(host, id), urg: 0, mss: Some(mss_for(l.is_v4()) as u16), data: &[] });
-        }
+        let win = window(host, id);
+        serialised(host, || {
+            if let Some((l, r)) = wire(host, id).tuple() {
+                let seq = wire(host, id).snd_nxt.load(Ordering::Relaxed).wrapping_sub(1);
+                send_seg(l, r, Seg { flags: SYN, seq, ack: 0, win, urg: 0, mss: Some(mss_for(l.is_v4()) as u16), data: &[] });
+            }
+        });
     }
 }
 
@@ -426,66 +447,84 @@ pub fn tcp_v4_send_synack(host: &Host, client: SockId, child: SockId) {
 
 #[cold]
 fn tcp_synack_slow(host: &Host, client: SockId, child: SockId) {
-    let cw = wire(host, client);
-    let Some((cl, cr)) = cw.tuple() else { return };
-    let client_nxt = cw.snd_nxt.load(Ordering::Relaxed);
     let seq = isn();
-    let chw = wire(host, child);
-    chw.set(cr, cl, seq.wrapping_add(1), client_nxt);
-    cw.rcv_nxt.store(seq.wrapping_add(1), Ordering::Relaxed);
-    send_seg(cr, cl, Seg { flags: SYN | ACK, seq, ack: client_nxt, win: window(host, child), urg: 0, mss: Some(mss_for(cr.is_v4()) as u16), data: &[] });
-    send_seg(cl, cr, Seg { flags: ACK, seq: client_nxt, ack: seq.wrapping_add(1), win: window(host, client), urg: 0, mss: None, data: &[] });
+    let (child_win, client_win) = (window(host, child), window(host, client));
+    serialised(host, || {
+        let cw = wire(host, client);
+        let Some((cl, cr)) = cw.tuple() else { return };
+        let client_nxt = cw.snd_nxt.load(Ordering::Relaxed);
+        let chw = wire(host, child);
+        chw.set(cr, cl, seq.wrapping_add(1), client_nxt);
+        cw.rcv_nxt.store(seq.wrapping_add(1), Ordering::Relaxed);
+        send_seg(cr, cl, Seg { flags: SYN | ACK, seq, ack: client_nxt, win: child_win, urg: 0, mss: Some(mss_for(cr.is_v4()) as u16), data: &[] });
+        send_seg(cl, cr, Seg { flags: ACK, seq: client_nxt, ack: seq.wrapping_add(1), win: client_win, urg: 0, mss: None, data: &[] });
+    });
 }
 
 /// `tcp_sendmsg` -> `tcp_push`: `n` bytes of `iov` from `skip` were
 /// delivered to `peer`: the data segments (at most one MSS each, PSH on
 /// the last; URG on an urgent byte) and the receiver's `tcp_send_ack`.
+/// Called with the peer's receive queue still locked, so the segments are
+/// in the file before the peer can read their bytes (and answer them);
+/// `win` is the sender's window (read before that lock, see `window`),
+/// `peer_queued` what the peer's queue now holds.
 #[inline]
-pub fn tcp_sendmsg(host: &Host, id: SockId, peer: SockId, iov: &[&[u8]], skip: usize, n: usize, urgent: bool) {
+pub fn tcp_sendmsg(host: &Host, id: SockId, peer: SockId, data: Data<'_>, win: u16, peer_queued: usize, urgent: bool) {
     if on() {
-        tcp_data_slow(host, id, Some(peer), iov, skip, n, urgent);
+        let peer_win = window_of(host, peer, peer_queued);
+        tcp_data_slow(host, id, Some((peer, peer_win)), data, win, urgent);
     }
 }
 
 /// Data sent to a peer that is closed: the segments go out, unacknowledged
 /// (the RST that answers them is `tcp_reset_reply`).
 #[inline]
-pub fn tcp_sendmsg_unacked(host: &Host, id: SockId, iov: &[&[u8]], skip: usize, n: usize) {
+pub fn tcp_sendmsg_unacked(host: &Host, id: SockId, data: Data<'_>) {
     if on() {
-        tcp_data_slow(host, id, None, iov, skip, n, false);
+        let win = window(host, id);
+        tcp_data_slow(host, id, None, data, win, false);
     }
 }
 
+/// The bytes of a send: `n` bytes of `iov` from byte `skip`.
+#[derive(Clone, Copy)]
+pub struct Data<'a> {
+    pub iov: &'a [&'a [u8]],
+    pub skip: usize,
+    pub n: usize,
+}
+
 #[cold]
-fn tcp_data_slow(host: &Host, id: SockId, peer: Option<SockId>, iov: &[&[u8]], skip: usize, n: usize, urgent: bool) {
-    let w = wire(host, id);
-    let Some((l, r)) = w.tuple() else { return };
-    let data = gather(iov, skip, n);
-    let mss = mss_for(l.is_v4());
-    let rcv = w.rcv_nxt.load(Ordering::Relaxed);
-    let win = window(host, id);
-    let mut seq = w.snd_nxt.load(Ordering::Relaxed);
-    let nseg = data.len().div_ceil(mss).max(1);
-    for (i, chunk) in data.chunks(mss).enumerate() {
-        let last = i + 1 == nseg;
-        let mut flags = ACK;
-        if last {
-            flags |= PSH;
+fn tcp_data_slow(host: &Host, id: SockId, peer: Option<(SockId, u16)>, d: Data<'_>, win: u16, urgent: bool) {
+    let data = gather(d.iov, d.skip, d.n);
+    serialised(host, || {
+        let w = wire(host, id);
+        let Some((l, r)) = w.tuple() else { return };
+        let mss = mss_for(l.is_v4());
+        let rcv = w.rcv_nxt.load(Ordering::Relaxed);
+        let mut seq = w.snd_nxt.load(Ordering::Relaxed);
+        let nseg = data.len().div_ceil(mss).max(1);
+        for (i, chunk) in data.chunks(mss).enumerate() {
+            let last = i + 1 == nseg;
+            let mut flags = ACK;
+            if last {
+                flags |= PSH;
+            }
+            let mut urg = 0;
+            if urgent && last {
+                flags |= URG;
+                urg = chunk.len() as u16;
+            }
+            send_seg(l, r, Seg { flags, seq, ack: rcv, win, urg, mss: None, data: chunk });
+            seq = seq.wrapping_add(chunk.len() as u32);
         }
-        let mut urg = 0;
-        if urgent && last {
-            flags |= URG;
-            urg = chunk.len() as u16;
+        w.snd_nxt.store(seq, Ordering::Relaxed);
+        if let Some((p, pwin)) = peer {
+            let pw = wire(host, p);
+            pw.rcv_nxt.store(seq, Ordering::Relaxed);
+            send_seg(r, l, Seg { flags: ACK, seq: rcv, ack: seq, win: pwin, urg: 0, mss: None, data: &[] });
         }
-        send_seg(l, r, Seg { flags, seq, ack: rcv, win, urg, mss: None, data: chunk });
-        seq = seq.wrapping_add(chunk.len() as u32);
-    }
-    w.snd_nxt.store(seq, Ordering::Relaxed);
-    if let Some(p) = peer {
-        let pw = wire(host, p);
-        pw.rcv_nxt.store(seq, Ordering::Relaxed);
-        send_seg(r, l, Seg { flags: ACK, seq: rcv, ack: seq, win: window(host, p), urg: 0, mss: None, data: &[] });
-    }
+    });
 }
 
 /// `tcp_send_fin`: the FIN (with ACK) and the peer's ACK of it (`tcp_fin`
@@ -499,34 +538,36 @@ pub fn tcp_send_fin(host: &Host, id: SockId, peer: Option<SockId>) {
 
 #[cold]
 fn tcp_fin_slow(host: &Host, id: SockId, peer: Option<SockId>) {
-    let w = wire(host, id);
-    let Some((l, r)) = w.tuple() else { return };
-    let seq = w.snd_nxt.load(Ordering::Relaxed);
-    let rcv = w.rcv_nxt.load(Ordering::Relaxed);
-    send_seg(l, r, Seg { flags: FIN | ACK, seq, ack: rcv, win: window(host, id), urg: 0, mss: None, data: &[] });
-    w.snd_nxt.store(seq.wrapping_add(1), Ordering::Relaxed);
+    let win = window(host, id);
     // The other end answers even when it is an orphan (FIN_WAIT2, TIME_WAIT).
-    let pwin = match peer {
-        Some(p) => {
+    let pwin = peer.map_or(0xffff, |p| window(host, p));
+    serialised(host, || {
+        let w = wire(host, id);
+        let Some((l, r)) = w.tuple() else { return };
+        let seq = w.snd_nxt.load(Ordering::Relaxed);
+        let rcv = w.rcv_nxt.load(Ordering::Relaxed);
+        send_seg(l, r, Seg { flags: FIN | ACK, seq, ack: rcv, win, urg: 0, mss: None, data: &[] });
+        w.snd_nxt.store(seq.wrapping_add(1), Ordering::Relaxed);
+        if let Some(p) = peer {
             wire(host, p).rcv_nxt.store(seq.wrapping_add(1), Ordering::Relaxed);
-            window(host, p)
         }
-        None => 0xffff,
-    };
-    send_seg(r, l, Seg { flags: ACK, seq: rcv, ack: seq.wrapping_add(1), win: pwin, urg: 0, mss: None, data: &[] });
+        send_seg(r, l, Seg { flags: ACK, seq: rcv, ack: seq.wrapping_add(1), win: pwin, urg: 0, mss: None, data: &[] });
+    });
 }
 
 /// `tcp_send_active_reset`: RST|ACK from `id` at its current sequence.
 #[inline]
 pub fn tcp_send_active_reset(host: &Host, id: SockId) {
     if on() {
-        let w = wire(host, id);
-        if let Some((l, r)) = w.tuple() {
-            let seq = w.snd_nxt.load(Ordering::Relaxed);
-            let ack = w.rcv_nxt.load(Ordering::Relaxed);
-            send_seg(l, r, Seg { flags: RST | ACK, seq, ack, win: 0, urg: 0, mss: None, data: &[] });
-            w.clear();
-        }
+        serialised(host, || {
+            let w = wire(host, id);
+            if let Some((l, r)) = w.tuple() {
+                let seq = w.snd_nxt.load(Ordering::Relaxed);
+                let ack = w.rcv_nxt.load(Ordering::Relaxed);
+                send_seg(l, r, Seg { flags: RST | ACK, seq, ack, win: 0, urg: 0, mss: None, data: &[] });
+                w.clear();
+            }
+        });
     }
 }
 
@@ -536,17 +577,19 @@ pub fn tcp_send_active_reset(host: &Host, id: SockId) {
 #[inline]
 pub fn tcp_reset_reply(host: &Host, id: SockId, to_syn: bool) {
     if on() {
-        let w = wire(host, id);
-        if let Some((l, r)) = w.tuple() {
-            let snd = w.snd_nxt.load(Ordering::Relaxed);
-            let seg = if to_syn {
-                Seg { flags: RST | ACK, seq: 0, ack: snd, win: 0, urg: 0, mss: None, data: &[] }
-            } else {
-                Seg { flags: RST, seq: w.rcv_nxt.load(Ordering::Relaxed), ack: 0, win: 0, urg: 0, mss: None, data: &[] }
-            };
-            send_seg(r, l, seg);
-            w.clear();
-        }
+        serialised(host, || {
+            let w = wire(host, id);
+            if let Some((l, r)) = w.tuple() {
+                let snd = w.snd_nxt.load(Ordering::Relaxed);
+                let seg = if to_syn {
+                    Seg { flags: RST | ACK, seq: 0, ack: snd, win: 0, urg: 0, mss: None, data: &[] }
+                } else {
+                    Seg { flags: RST, seq: w.rcv_nxt.load(Ordering::Relaxed), ack: 0, win: 0, urg: 0, mss: None, data: &[] }
+                };
+                send_seg(r, l, seg);
+                w.clear();
+            }
+        });
     }
 }
 

@@ -527,6 +527,13 @@ fn expert_problems(file: &Path) -> Vec<Vec<String>> {
     tshark(file, "_ws.expert.severity >= 0x600000 || _ws.malformed", &["frame.number", "_ws.expert.message"])
 }
 
+/// One TCP stream as tshark sees it, a line per packet with its expert
+/// messages: what a failed check shows.
+fn stream_dump(file: &Path, stream: &str) -> String {
+    let f = ["frame.number", "tcp.srcport", "tcp.flags.str", "tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size_value", "_ws.expert.message"];
+    tshark(file, &format!("tcp.stream == {stream}"), &f).iter().map(|r| r.join("  ") + "\n").collect()
+}
+
 fn reply_buf(line: &str) -> Vec<u8> {
     let mut b = line.as_bytes().to_vec();
     b.resize(1024, 0);
@@ -655,7 +662,7 @@ fn seed_conversation(tag: &str, ip: &str) {
         // calls a retransmission, duplicate ACK or lost segment.
         for (j, p) in c.iter().enumerate() {
             assert!(!c[..j].contains(p), "stream {s}: packet written twice: {p:?}");
-            assert!(p.analysis.is_empty(), "stream {s}: tshark analysis flags on {p:?}");
+            assert!(p.analysis.is_empty(), "stream {s}: tshark analysis flags on {p:?}:\n{}", stream_dump(&pcap, s));
         }
     }
     let want_ck = if ip.contains(':') { "1/" } else { "1/1" };

@@ -600,6 +600,7 @@ fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockI
         ch.num = cdst.port;
         ch.ss = SsState::Connected;
         ch.userlocks = SOCK_BINDPORT_LOCK;
+        ch.ehashed = true;
     }
     g.socks[child.idx()].cred = g.socks[client.idx()].cred;
     let chs = sh(host, child);
@@ -753,6 +754,8 @@ fn inet_stream_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                 let src = source_for(c, &dst);
                 g.socks[id.idx()].laddr.ip = src.ip;
                 inet_autobind(host, g, id)?;
+                // inet_hash_connect: into the established hash.
+                g.socks[id.idx()].ehashed = true;
                 g.socks[id.idx()].raddr = dst;
                 ktrace!("inet_hash_connect -> tcp_set_state(SYN_SENT) -> tcp_connect: SYN");
                 crate::pcap::tcp_connect(host, id, &g.socks[id.idx()].laddr, g.socks[id.idx()].num, &dst);
@@ -1062,6 +1065,15 @@ fn inet_listen(host: &Host, id: SockId, backlog: i32) -> KResult<()> {
                     return Err(e);
                 }
             }
+            // inet_csk_listen_start -> sk->sk_prot->hash: on 6.18 this
+            // fails with EINVAL for a socket that was once in the
+            // established hash; the port just taken stays with the
+            // socket, back in TCP_CLOSE (see kver).
+            if g.socks[id.idx()].ehashed && super::kver::listen_refuses_once_ehashed() {
+                ktrace!("inet_csk_listen_start: hash failed (socket was ehashed) -> TCP_CLOSE");
+                s.set_state(TcpState::Close);
+                return Err(Errno::EINVAL);
+            }
         } else {
             retransmit_pending(host, g, id);
         }
@@ -1365,7 +1377,7 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
             // Data to a socket that is gone: the answer is a RST
             // (tcp_v4_rcv -> no socket -> tcp_v4_send_reset); the data was
             // queued, so this send succeeds.
-            crate::pcap::tcp_sendmsg_unacked(host, id, &msg.iov, sent, len - sent);
+            crate::pcap::tcp_sendmsg_unacked(host, id, crate::pcap::Data { iov: &msg.iov, skip: sent, n: len - sent });
             crate::pcap::tcp_reset_reply(host, id, false);
             with_host(host, |g| tcp_reset(host, g, id));
             return Ok(len);
@@ -1382,6 +1394,9 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
             });
             return Ok(len);
         }
+        // The capture's window of ours, read before the peer's queue is
+        // locked (reading it takes our own queue's lock).
+        let win = if crate::pcap::on() { crate::pcap::window(host, id) } else { 0 };
         let n = {
             let mut q = ps.rx.lock();
             let rcv_nxt = q.tail;
@@ -1393,11 +1408,14 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
                 let ptr = q.tail - 1;
                 tcp_check_urg(host, peer, &mut q, ptr, rcv_nxt, peer_urginline);
             }
+            if n > 0 {
+                let data = crate::pcap::Data { iov: &msg.iov, skip: sent, n };
+                crate::pcap::tcp_sendmsg(host, id, peer, data, win, q.used(), oob && len - sent == 1);
+            }
             n
         };
         ktrace!("{}", if n > 0 { format!("skb_entail -> tcp_push: {n} bytes to the peer's receive queue") } else { "the peer's receive queue is full -> sk_stream_wait_memory".to_string() });
         if n > 0 {
-            crate::pcap::tcp_sendmsg(host, id, peer, &msg.iov, sent, n, oob && len - sent == 1);
             sent += n;
             ps.wq.wake();
             continue;

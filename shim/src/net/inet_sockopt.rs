@@ -632,6 +632,7 @@ fn ipv6_setsockopt(host: &Host, g: &mut HostState, id: SockId, level: i32, name:
             i.pmtudisc6 = v as u8;
         }
         IPV6_DONTFRAG => i.dontfrag = on,
+        libc::IPV6_ADDRFORM if super::kver::ipv6_addrform_gone() => return Err(Errno::ENOPROTOOPT),
         libc::IPV6_ADDRFORM => {
             // do_ipv6_setsockopt IPV6_ADDRFORM: a connected v4-mapped
             // socket becomes AF_INET (tcp_prot/udp_prot, inet_stream_ops/

@@ -236,6 +236,11 @@ pub struct SockCtl {
     /// AF_UNIX: the name is in the table (bound here, not inherited by
     /// an accepted socket from its listener).
     pub unix_hashed: bool,
+    /// TCP: the socket went into the established hash once (a connect's
+    /// `inet_hash_connect`, or an accepted child); on kernels where such a
+    /// socket can no longer listen (`kver::listen_refuses_once_ehashed`),
+    /// `inet_listen` refuses it.
+    pub ehashed: bool,
     /// AF_INET/AF_INET6: the IP, IPv6, TCP and UDP option state.
     pub inet: InetOpts,
     /// AF_UNIX path bind: a hash of the inode's file handle (inode number

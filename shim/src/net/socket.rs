@@ -153,6 +153,7 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
         userlocks: 0,
         pending_since: 0,
         unix_hashed: false,
+        ehashed: false,
         inet: Default::default(),
         path_fh: 0,
         unix_inflight: 0,

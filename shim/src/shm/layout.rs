@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Bump when the layout changes: the version is part of the file name, so
 /// old and new builds never share a mapping.
-pub const LAYOUT_VERSION: u32 = 12;
+pub const LAYOUT_VERSION: u32 = 13;
 const MAGIC: u64 = u64::from_le_bytes(*b"netshim\x01");
 
 /// How many sockets a namespace holds at once.
@@ -54,6 +54,11 @@ pub struct Header {
     pub attaches: AtomicU64,
     /// The host lock and what it guards.
     pub host: ShmMutex<HostState>,
+    /// The capture lock (`pcap`): a TCP segment and the answer loopback
+    /// gives it are written, with the sequence numbers they read and
+    /// advance, as one step, whichever process writes them. Innermost: taken
+    /// under the host lock or a receive queue's, nothing is taken under it.
+    pub pcap: ShmMutex<()>,
 }
 
 /// Offsets of the areas, page aligned.
