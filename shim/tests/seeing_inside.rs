@@ -494,6 +494,10 @@ fn tshark(file: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
     for o in ["tcp.check_checksum:TRUE", "ip.check_checksum:TRUE", "udp.check_checksum:TRUE", "tcp.relative_sequence_numbers:FALSE"] {
         c.args(["-o", o]);
     }
+    // The payload is the programs' bytes, whatever the ports: a random
+    // ephemeral port that some dissector claims (mDNS on 5353, say) would
+    // otherwise decode them as that protocol and call them malformed.
+    c.args(["-d", "udp.port==1-65535,data", "-d", "tcp.port==1-65535,data"]);
     c.args(["-Y", filter, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=f"]);
     for f in fields {
         c.args(["-e", f]);
