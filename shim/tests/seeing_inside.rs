@@ -489,6 +489,12 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 fn tshark(file: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    tshark_fields(file, filter, fields, "occurrence=f")
+}
+
+/// `tshark -T fields`, each field's first occurrence (`occurrence=f`) or all
+/// of them joined by '|' (`occurrence=a`).
+fn tshark_fields(file: &Path, filter: &str, fields: &[&str], occurrence: &str) -> Vec<Vec<String>> {
     let mut c = Command::new("tshark");
     c.arg("-r").arg(file);
     for o in ["tcp.check_checksum:TRUE", "ip.check_checksum:TRUE", "udp.check_checksum:TRUE", "tcp.relative_sequence_numbers:FALSE"] {
@@ -498,7 +504,7 @@ fn tshark(file: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
     // ephemeral port that some dissector claims (mDNS on 5353, say) would
     // otherwise decode them as that protocol and call them malformed.
     c.args(["-d", "udp.port==1-65535,data", "-d", "tcp.port==1-65535,data"]);
-    c.args(["-Y", filter, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=f"]);
+    c.args(["-Y", filter, "-T", "fields", "-E", "separator=/t", "-E", occurrence, "-E", "aggregator=|"]);
     for f in fields {
         c.args(["-e", f]);
     }
@@ -534,8 +540,13 @@ fn expert_problems(file: &Path) -> Vec<Vec<String>> {
 /// One TCP stream as tshark sees it, a line per packet with its expert
 /// messages: what a failed check shows.
 fn stream_dump(file: &Path, stream: &str) -> String {
-    let f = ["frame.number", "tcp.srcport", "tcp.flags.str", "tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size_value", "_ws.expert.message"];
-    tshark(file, &format!("tcp.stream == {stream}"), &f).iter().map(|r| r.join("  ") + "\n").collect()
+    let f = ["frame.number", "tcp.srcport", "tcp.flags.str", "tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size_value"];
+    let mut out: String = tshark(file, &format!("tcp.stream == {stream}"), &f).iter().map(|r| r.join("  ") + "\n").collect();
+    // Every expert message of the capture (a packet may carry several).
+    for r in tshark_fields(file, "_ws.expert", &["frame.number", "tcp.stream", "_ws.expert.message"], "occurrence=a") {
+        out += &format!("expert: frame {} stream {}: {}\n", r[0], r.get(1).map_or("", |s| s), r.get(2).map_or("", |s| s));
+    }
+    out
 }
 
 fn reply_buf(line: &str) -> Vec<u8> {
