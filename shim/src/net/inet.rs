@@ -22,7 +22,7 @@ use super::sockopt;
 use super::unix::{acceptq_pop, send_sigpipe};
 use crate::errno::{Errno, KResult};
 use crate::ktrace;
-use crate::shm::{Host, HostState};
+use crate::shm::{Host, HostState, INET_LHTABLE_SIZE};
 use std::sync::atomic::Ordering;
 
 pub static INET_STREAM_OPS: ProtoOps = ProtoOps {
@@ -152,8 +152,56 @@ fn addrs_overlap(a: &SockCtl, b: &SockCtl) -> bool {
     overlap(a4, b4) || overlap(a6, b6)
 }
 
-fn live(g: &HostState) -> impl Iterator<Item = usize> + '_ {
-    (0..g.nsocks_hw as usize).filter(move |&i| g.socks[i].in_use)
+/// The sockets on the bind chain of `port` (`inet_bhashfn` +
+/// `inet_bind_bucket_for_each`, owners included).
+fn inet_bhash_owners(g: &HostState, port: u16) -> impl Iterator<Item = usize> + '_ {
+    g.inet_bhash.iter(port as usize).filter(move |&i| g.socks[i].in_use && g.socks[i].num == port)
+}
+
+/// Sets `inet_num`, moving the socket to the bind chain of the new port
+/// (`inet_bind_hash`) or off the table for 0 (`__inet_put_port`). A
+/// listener whose port changes leaves the listening hash too.
+fn inet_set_num(g: &mut HostState, id: SockId, port: u16) {
+    let i = id.idx();
+    let old = g.socks[i].num;
+    g.socks[i].num = port;
+    if port == 0 {
+        g.inet_bhash.del(i);
+    } else if g.inet_bhash.chain_of(i) != Some(port as usize) {
+        g.inet_bhash.add(port as usize, i);
+    }
+    if old != port {
+        g.inet_lhash.del(i);
+    }
+}
+
+/// `inet_hash` -> `__inet_hash`: a listener goes on the listening chain of its port.
+fn inet_hash(g: &mut HostState, id: SockId) {
+    let port = g.socks[id.idx()].num as usize;
+    if g.inet_lhash.chain_of(id.idx()) != Some(port % INET_LHTABLE_SIZE) {
+        g.inet_lhash.add(port % INET_LHTABLE_SIZE, id.idx());
+    }
+}
+
+/// Sets `pending_connect` (the listener a waiting SYN is for), keeping the
+/// host's count of waiting SYNs.
+fn set_pending_connect(g: &mut HostState, id: SockId, v: u32) {
+    let c = &mut g.socks[id.idx()];
+    match (c.pending_connect != 0, v != 0) {
+        (false, true) => g.tcp_pending_connects += 1,
+        (true, false) => g.tcp_pending_connects = g.tcp_pending_connects.saturating_sub(1),
+        _ => {}
+    }
+    g.socks[id.idx()].pending_connect = v;
+}
+
+/// The sockets whose SYN waits for listener `l` (none unless some SYN waits).
+fn pending_for(g: &HostState, l: SockId) -> Vec<usize> {
+    if g.tcp_pending_connects == 0 {
+        return Vec::new();
+    }
+    let want = SockId::pack(Some(l));
+    (0..g.nsocks_hw as usize).filter(|&i| g.socks[i].in_use && g.socks[i].pending_connect == want).collect()
 }
 
 fn inet_family(f: u16) -> bool {
@@ -165,12 +213,12 @@ fn inet_family(f: u16) -> bool {
 fn bind_conflict(host: &Host, g: &HostState, me: SockId, port: u16) -> bool {
     let c = &g.socks[me.idx()];
     let tcp = is_tcp(c);
-    live(g).any(|i| {
+    inet_bhash_owners(g, port).any(|i| {
         if i == me.idx() {
             return false;
         }
         let o = &g.socks[i];
-        if !inet_family(o.family) || o.kind != c.kind || o.num != port || !addrs_overlap(c, o) {
+        if !inet_family(o.family) || o.kind != c.kind || !addrs_overlap(c, o) {
             return false;
         }
         let ostate = sh(host, SockId(i as u32)).state();
@@ -205,8 +253,8 @@ fn twsk_bind_conflict(g: &HostState, me: SockId, port: u16, now: u64) -> bool {
     if !is_tcp(c) {
         return false;
     }
-    inet_timewait::live(&g.tw, now).any(|tw| {
-        if tw.num != port || !tw_overlaps(c, tw) {
+    inet_timewait::owners(&g.tw, port, now).any(|tw| {
+        if !tw_overlaps(c, tw) {
             return false;
         }
         let dev = c.opts.bound_dev_if;
@@ -223,10 +271,10 @@ fn twsk_bind_conflict(g: &HostState, me: SockId, port: u16, now: u64) -> bool {
 /// Whether any socket of this kind holds `port` at an address overlapping `me`'s.
 fn port_used(g: &HostState, me: SockId, port: u16, now: u64) -> bool {
     let c = &g.socks[me.idx()];
-    live(g).any(|i| {
+    inet_bhash_owners(g, port).any(|i| {
         let o = &g.socks[i];
-        i != me.idx() && inet_family(o.family) && o.kind == c.kind && o.num == port && addrs_overlap(c, o)
-    }) || is_tcp(c) && inet_timewait::live(&g.tw, now).any(|tw| tw.num == port && tw_overlaps(c, tw))
+        i != me.idx() && inet_family(o.family) && o.kind == c.kind && addrs_overlap(c, o)
+    }) || is_tcp(c) && inet_timewait::owners(&g.tw, port, now).any(|tw| tw_overlaps(c, tw))
 }
 
 /// `get_port`: takes `port` (or, for 0, an ephemeral port) for `me`.
@@ -241,7 +289,7 @@ fn inet_get_port(host: &Host, g: &mut HostState, me: SockId, port: u16) -> KResu
                 return Err(Errno::EADDRINUSE);
             }
         }
-        g.socks[me.idx()].num = port;
+        inet_set_num(g, me, port);
         return Ok(port);
     }
     let (lo, hi) = sockopt::local_port_range();
@@ -254,7 +302,7 @@ fn inet_get_port(host: &Host, g: &mut HostState, me: SockId, port: u16) -> KResu
     for i in 0..span {
         let p = (lo as u32 + (start.wrapping_add(i)) % span) as u16;
         if !port_used(g, me, p, now) {
-            g.socks[me.idx()].num = p;
+            inet_set_num(g, me, p);
             return Ok(p);
         }
     }
@@ -495,9 +543,8 @@ fn inet_autobind(host: &Host, g: &mut HostState, id: SockId) -> KResult<()> {
 /// getsockname reports, keeps the old port until the next bind, connect or
 /// listen takes one.
 fn inet_put_port(g: &mut HostState, id: SockId) {
-    let c = &mut g.socks[id.idx()];
-    if c.userlocks & SOCK_BINDPORT_LOCK == 0 {
-        c.num = 0;
+    if g.socks[id.idx()].userlocks & SOCK_BINDPORT_LOCK == 0 {
+        inet_set_num(g, id, 0);
     }
 }
 
@@ -545,9 +592,10 @@ fn accepts(c: &SockCtl, dst: &InetAddr) -> Option<u8> {
 /// beats wildcard; among a SO_REUSEPORT group, by a hash of the source).
 fn lookup_listener(host: &Host, g: &HostState, dst: &InetAddr, hash: u32) -> Option<SockId> {
     let mut best: Vec<(u8, usize)> = Vec::new();
-    for i in live(g) {
+    // inet_lhash2_lookup: the listening chain of the port.
+    for i in g.inet_lhash.iter(dst.port as usize % INET_LHTABLE_SIZE) {
         let c = &g.socks[i];
-        if !inet_family(c.family) || !is_tcp(c) || c.num != dst.port {
+        if !c.in_use || !inet_family(c.family) || !is_tcp(c) || c.num != dst.port {
             continue;
         }
         if sh(host, SockId(i as u32)).state() != TcpState::Listen {
@@ -558,7 +606,9 @@ fn lookup_listener(host: &Host, g: &HostState, dst: &InetAddr, hash: u32) -> Opt
         }
     }
     let top = best.iter().map(|b| b.0).max()?;
-    let group: Vec<usize> = best.iter().filter(|b| b.0 == top).map(|b| b.1).collect();
+    // A SO_REUSEPORT group in slot order, whatever order the chain has.
+    let mut group: Vec<usize> = best.iter().filter(|b| b.0 == top).map(|b| b.1).collect();
+    group.sort_unstable();
     Some(SockId(group[hash as usize % group.len()] as u32))
 }
 
@@ -597,11 +647,12 @@ fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockI
         }
         ch.laddr = local;
         ch.raddr = peer;
-        ch.num = cdst.port;
         ch.ss = SsState::Connected;
         ch.userlocks = SOCK_BINDPORT_LOCK;
         ch.ehashed = true;
     }
+    // __inet_inherit_port: the child joins its listener's bind bucket.
+    inet_set_num(g, child, cdst.port);
     g.socks[child.idx()].cred = g.socks[client.idx()].cred;
     let chs = sh(host, child);
     let ls = sh(host, listener);
@@ -631,8 +682,7 @@ fn tcp_handshake(host: &Host, g: &mut HostState, client: SockId, listener: SockI
     sock_hold(g, child);
     sh(host, client).peer.store(SockId::pack(Some(child)), Ordering::Release);
     crate::pcap::tcp_v4_send_synack(host, client, child);
-    let c = &mut g.socks[client.idx()];
-    c.pending_connect = 0;
+    set_pending_connect(g, client, 0);
     sh(host, client).set_state(TcpState::Established);
     // The accept queue holds the child's first reference.
     super::unix::acceptq_push_pub(g, listener, child);
@@ -656,7 +706,7 @@ fn tcp_done(host: &Host, g: &mut HostState, id: SockId) {
     let s = sh(host, id);
     s.set_state(TcpState::Close);
     s.shutdown.store(SHUTDOWN_MASK, Ordering::Release);
-    g.socks[id.idx()].pending_connect = 0;
+    set_pending_connect(g, id, 0);
     inet_put_port(g, id);
     s.wq.wake();
 }
@@ -680,11 +730,10 @@ fn tcp_try_connect(host: &Host, g: &mut HostState, id: SockId) -> KResult<()> {
         Some(l) => {
             if acceptq_is_full(host, g, l) {
                 ktrace!("tcp_conn_request: sk_acceptq_is_full -> drop SYN");
-                let c = &mut g.socks[id.idx()];
-                if c.pending_connect == 0 {
-                    c.pending_connect = SockId::pack(Some(l));
+                if g.socks[id.idx()].pending_connect == 0 {
+                    set_pending_connect(g, id, SockId::pack(Some(l)));
                     g.next_id += 1;
-                    c.pending_since = g.next_id;
+                    g.socks[id.idx()].pending_since = g.next_id;
                 }
                 return Ok(());
             }
@@ -696,9 +745,9 @@ fn tcp_try_connect(host: &Host, g: &mut HostState, id: SockId) -> KResult<()> {
 
 /// A listener made room: the oldest SYN waiting for it is "retransmitted".
 fn retransmit_pending(host: &Host, g: &mut HostState, listener: SockId) {
-    let want = SockId::pack(Some(listener));
-    let mut waiting: Vec<(u64, usize)> = live(g)
-        .filter(|&i| g.socks[i].pending_connect == want && sh(host, SockId(i as u32)).state() == TcpState::SynSent)
+    let mut waiting: Vec<(u64, usize)> = pending_for(g, listener)
+        .into_iter()
+        .filter(|&i| sh(host, SockId(i as u32)).state() == TcpState::SynSent)
         .map(|i| (g.socks[i].pending_since, i))
         .collect();
     waiting.sort();
@@ -879,7 +928,7 @@ fn tcp_disconnect(host: &Host, g: &mut HostState, id: SockId) {
     queue::purge(host, id);
     s.shutdown.store(0, Ordering::Release);
     s.set_flag(SOCK_DONE, false);
-    g.socks[id.idx()].pending_connect = 0;
+    set_pending_connect(g, id, 0);
     g.socks[id.idx()].raddr = InetAddr::any(g.socks[id.idx()].family);
     if g.socks[id.idx()].userlocks & SOCK_BINDADDR_LOCK == 0 {
         let f = g.socks[id.idx()].family;
@@ -970,9 +1019,7 @@ fn inet_csk_listen_stop(host: &Host, g: &mut HostState, id: SockId) {
     }
     // Pending SYNs get no answer; the clients' connect keeps waiting as on
     // Linux until their SYNs are refused: refuse them now.
-    let want = SockId::pack(Some(id));
-    let pend: Vec<usize> = live(g).filter(|&i| g.socks[i].pending_connect == want).collect();
-    for i in pend {
+    for i in pending_for(g, id) {
         tcp_refuse(host, g, SockId(i as u32));
     }
 }
@@ -989,7 +1036,7 @@ fn inet_release(host: &Host, g: &mut HostState, id: SockId) {
         }
         queue::purge_records(host, id);
         super::icmp::errq_purge(host, id);
-        g.socks[id.idx()].num = 0;
+        inet_set_num(g, id, 0);
         return;
     }
     ktrace!("inet_release -> tcp_close");
@@ -1018,10 +1065,10 @@ fn inet_release(host: &Host, g: &mut HostState, id: SockId) {
         }
     }
     s.set_flag(SOCK_DEAD, true);
-    g.socks[id.idx()].pending_connect = 0;
+    set_pending_connect(g, id, 0);
     // The orphan keeps its peer link (the wire) until the peer goes; its
     // port is held by its timewait entry, if it made one.
-    g.socks[id.idx()].num = 0;
+    inet_set_num(g, id, 0);
     if let Some(p) = s.peer() {
         let ps = sh(host, p);
         if ps.flag(SOCK_DEAD) || ps.state() == TcpState::Close {
@@ -1059,7 +1106,10 @@ fn inet_listen(host: &Host, id: SockId, backlog: i32) -> KResult<()> {
             s.set_state(TcpState::Listen);
             let port = g.socks[id.idx()].num;
             match inet_get_port(host, g, id, port) {
-                Ok(p) => g.socks[id.idx()].laddr.port = p,
+                Ok(p) => {
+                    g.socks[id.idx()].laddr.port = p;
+                    inet_hash(g, id);
+                }
                 Err(e) => {
                     s.set_state(TcpState::Close);
                     return Err(e);
@@ -1686,9 +1736,10 @@ fn tcp_recv_urg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>, urginline: bool)
 /// `__udp4_lib_lookup`: the socket that receives a datagram for `dst` from `src`.
 fn udp_lookup(g: &HostState, dst: &InetAddr, src: &InetAddr) -> Option<SockId> {
     let mut best: Option<(u8, usize)> = None;
-    for i in live(g) {
+    // udp_lib_lookup2 over the port's slot (`udp_hashslot`).
+    for i in inet_bhash_owners(g, dst.port) {
         let c = &g.socks[i];
-        if !inet_family(c.family) || is_tcp(c) || c.num != dst.port {
+        if !inet_family(c.family) || is_tcp(c) {
             continue;
         }
         let Some(mut score) = accepts(c, dst) else { continue };
@@ -1700,7 +1751,8 @@ fn udp_lookup(g: &HostState, dst: &InetAddr, src: &InetAddr) -> Option<SockId> {
             }
             score += 2;
         }
-        if best.is_none_or(|(b, _)| score > b) {
+        // The best score, the lowest slot among equals.
+        if best.is_none_or(|(b, bi)| score > b || score == b && i < bi) {
             best = Some((score, i));
         }
     }
@@ -1725,8 +1777,8 @@ fn inet_dgram_connect(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                 c.laddr = InetAddr::any(c.family).with_port(port);
             }
             if c.userlocks & SOCK_BINDPORT_LOCK == 0 {
-                c.num = 0;
                 c.laddr.port = 0;
+                inet_set_num(g, id, 0);
             }
             return Ok(());
         }

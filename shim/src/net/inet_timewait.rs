@@ -17,7 +17,8 @@
 
 use super::addr::InetAddr;
 use super::sock::{SockCtl, TcpState};
-use crate::shm::HostState;
+use crate::shm::hlist::{Hlist, SlotMap};
+use crate::shm::{HostState, INET_BHASH_SIZE};
 
 /// Entries a namespace holds at once (tcp_max_tw_buckets, scaled down).
 pub const MAX_TW: usize = 4096;
@@ -55,6 +56,14 @@ pub struct TwTable {
     /// One past the highest slot in use: bounds the scans.
     pub hw: u32,
     pub ents: [InetTimewaitSock; MAX_TW],
+    /// The entries by port, as the kernel keeps them in the bind buckets
+    /// (`inet_twsk_bind_unhash`/`inet_twsk_hashdance_schedule`).
+    bhash: Hlist<INET_BHASH_SIZE, MAX_TW>,
+    /// Taken entry slots.
+    slots: SlotMap<{ MAX_TW / 64 }, 1>,
+    /// No entry expires before this (CLOCK_MONOTONIC ns): until then the
+    /// purge has nothing to do.
+    next_expiry: u64,
 }
 
 impl Default for InetTimewaitSock {
@@ -118,14 +127,38 @@ pub fn live(t: &TwTable, now: u64) -> impl Iterator<Item = &InetTimewaitSock> + 
     t.ents[..t.hw as usize].iter().filter(move |e| e.in_use && e.expires_ns > now)
 }
 
-/// `inet_twsk_deschedule_put` for every entry whose timer ran out.
+/// The entries alive at `now` holding `port` (its bind chain).
+pub fn owners(t: &TwTable, port: u16, now: u64) -> impl Iterator<Item = &InetTimewaitSock> + '_ {
+    t.bhash.iter(port as usize).map(|i| &t.ents[i]).filter(move |e| e.in_use && e.num == port && e.expires_ns > now)
+}
+
+/// `inet_twsk_deschedule_put`: entry `i` goes.
+fn tw_free(t: &mut TwTable, i: usize) {
+    t.ents[i] = InetTimewaitSock::default();
+    t.bhash.del(i);
+    t.slots.clear(i);
+}
+
+/// `inet_twsk_deschedule_put` for every entry whose timer ran out (a scan
+/// only once the earliest deadline has passed).
 pub fn inet_twsk_purge(g: &mut HostState, now: u64) {
     let t = &mut g.tw;
-    for e in t.ents[..t.hw as usize].iter_mut() {
-        if e.in_use && e.expires_ns <= now {
-            *e = InetTimewaitSock::default();
+    if now < t.next_expiry {
+        return;
+    }
+    let mut next = u64::MAX;
+    for i in 0..t.hw as usize {
+        let e = &t.ents[i];
+        if !e.in_use {
+            continue;
+        }
+        if e.expires_ns <= now {
+            tw_free(t, i);
+        } else {
+            next = next.min(e.expires_ns);
         }
     }
+    t.next_expiry = next;
     while t.hw > 0 && !t.ents[t.hw as usize - 1].in_use {
         t.hw -= 1;
     }
@@ -166,14 +199,17 @@ pub fn tcp_time_wait(g: &mut HostState, c_idx: usize, fin_wait2: bool, orphan: b
     }
     inet_twsk_purge(g, now);
     let t = &mut g.tw;
-    let hw = t.hw as usize;
     let same = |e: &InetTimewaitSock| {
         e.in_use && e.family == entry.family && e.num == entry.num && e.laddr.ip == entry.laddr.ip && e.raddr == entry.raddr
     };
-    let slot = match t.ents[..hw].iter().position(same) {
+    // The first such entry in slot order, as a scan of the table finds it.
+    let slot = match t.bhash.iter(entry.num as usize).filter(|&i| same(&t.ents[i])).min() {
         Some(i) => Some(i),
         None if orphan => return,
-        None => t.ents[..hw].iter().position(|e| !e.in_use).or(if hw < MAX_TW { Some(hw) } else { None }),
+        None => {
+            let ents = &t.ents;
+            t.slots.alloc(|i| !ents[i].in_use)
+        }
     };
     let Some(i) = slot else {
         crate::ktrace!("tcp_time_wait: TCP: time wait bucket table overflow");
@@ -181,8 +217,11 @@ pub fn tcp_time_wait(g: &mut HostState, c_idx: usize, fin_wait2: bool, orphan: b
     };
     crate::ktrace!("tcp_time_wait -> inet_twsk_hashdance_schedule");
     let laddr = entry.laddr.with_port(entry.num);
-    t.ents[i] = InetTimewaitSock { expires_ns: now.saturating_add(timeo), laddr, ..entry };
-    if i >= hw {
+    let expires_ns = now.saturating_add(timeo);
+    t.ents[i] = InetTimewaitSock { expires_ns, laddr, ..entry };
+    t.bhash.add(entry.num as usize, i);
+    t.next_expiry = t.next_expiry.min(expires_ns);
+    if i >= t.hw as usize {
         t.hw = i as u32 + 1;
     }
 }
@@ -195,11 +234,16 @@ pub fn inet_twsk_kill(g: &mut HostState, c_idx: usize) {
         (c.family, if c.num != 0 { c.num } else { c.laddr.port }, c.laddr.ip, c.raddr)
     };
     let t = &mut g.tw;
-    let hw = t.hw as usize;
-    for e in t.ents[..hw].iter_mut() {
-        if e.in_use && e.family == family && e.num == num && e.laddr.ip == lip && e.raddr == raddr {
-            crate::ktrace!("tcp_timewait_state_process -> TCP_TW_RST -> inet_twsk_deschedule_put");
-            *e = InetTimewaitSock::default();
-        }
+    let hit: Vec<usize> = t
+        .bhash
+        .iter(num as usize)
+        .filter(|&i| {
+            let e = &t.ents[i];
+            e.in_use && e.family == family && e.num == num && e.laddr.ip == lip && e.raddr == raddr
+        })
+        .collect();
+    for i in hit {
+        crate::ktrace!("tcp_timewait_state_process -> TCP_TW_RST -> inet_twsk_deschedule_put");
+        tw_free(t, i);
     }
 }

@@ -248,6 +248,10 @@ fn unix_inflight(g: &mut HostState, s: SockId) {
     if g.socks[s.idx()].family == libc::AF_UNIX as u16 {
         g.socks[s.idx()].unix_inflight += 1;
         g.unix_tot_inflight += 1;
+        if g.socks[s.idx()].unix_inflight == 1 {
+            // The first reference in flight: onto gc_inflight_list.
+            g.gc_inflight_list.add(0, s.idx());
+        }
     }
 }
 
@@ -256,7 +260,11 @@ fn unix_notinflight(g: &mut HostState, s: SockId) {
     let c = &mut g.socks[s.idx()];
     if c.family == libc::AF_UNIX as u16 && c.unix_inflight > 0 {
         c.unix_inflight -= 1;
+        let none_left = c.unix_inflight == 0;
         g.unix_tot_inflight = g.unix_tot_inflight.saturating_sub(1);
+        if none_left {
+            g.gc_inflight_list.del(s.idx());
+        }
     }
 }
 
@@ -397,13 +405,17 @@ pub fn unix_gc(host: &Host, g: &mut HostState, passed: &dyn Fn(&Host, SockId) ->
     if g.unix_tot_inflight == 0 || IN_GC.swap(true, Ordering::AcqRel) {
         return;
     }
-    // Candidates: every file reference is an in-flight one.
-    let cands: Vec<usize> = (0..g.nsocks_hw as usize)
+    // Candidates, from gc_inflight_list (in slot order): every file
+    // reference is an in-flight one.
+    let mut cands: Vec<usize> = g
+        .gc_inflight_list
+        .iter(0)
         .filter(|&i| {
             let c = &g.socks[i];
             c.in_use && c.family == libc::AF_UNIX as u16 && c.f_count > 0 && c.f_count == c.unix_inflight
         })
         .collect();
+    cands.sort_unstable();
     if !cands.is_empty() {
         let idx_of = |i: usize| cands.iter().position(|&c| c == i);
         let edges: Vec<Vec<SockId>> = cands.iter().map(|&c| passed(host, SockId(c as u32))).collect();

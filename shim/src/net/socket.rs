@@ -9,7 +9,7 @@ use super::addr::Addr;
 use super::sock::*;
 use super::{inet, sockopt, unix};
 use crate::errno::{Errno, KResult};
-use crate::shm::{Host, HostState, MAX_SOCKS};
+use crate::shm::{Host, HostState};
 use crate::task::{self, FdEntry};
 use crate::{syscall, sys};
 use std::sync::atomic::Ordering;
@@ -119,8 +119,11 @@ pub fn ops(host: &Host, id: SockId) -> &'static ProtoOps {
 
 /// `sk_alloc` + `sock_init_data`: a fresh socket with one reference (the file's).
 pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol: u16, ops: OpsId) -> KResult<SockId> {
-    let idx = (0..MAX_SOCKS).find(|&i| !g.socks[i].in_use && g.socks[i].refcnt == 0).ok_or(Errno::ENFILE)?;
+    let idx = sk_free_slot(g).ok_or(Errno::ENFILE)?;
     let id = SockId(idx as u32);
+    if g.socks[idx].pending_connect != 0 {
+        g.tcp_pending_connects = g.tcp_pending_connects.saturating_sub(1);
+    }
     let c = &mut g.socks[idx];
     let gen = c.gen.wrapping_add(1);
     *c = SockCtl {
@@ -193,6 +196,23 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
     Ok(id)
 }
 
+/// The lowest slot free to reuse (`!in_use && refcnt == 0`), as a scan
+/// of the table would find it, from the map of taken slots.
+fn sk_free_slot(g: &mut HostState) -> Option<usize> {
+    let socks = &g.socks;
+    g.sk_slots.alloc(|i| !socks[i].in_use && socks[i].refcnt == 0)
+}
+
+/// `sk_destruct` for the tables: the slot leaves every hash chain it is
+/// on (`inet_unhash`, `unix_remove_socket`, the in-flight list).
+fn sk_unhash(g: &mut HostState, idx: usize) {
+    g.inet_bhash.del(idx);
+    g.inet_lhash.del(idx);
+    g.unix_table.del(idx);
+    g.gc_inflight_list.del(idx);
+    g.socks[idx].num = 0;
+}
+
 /// `sock_hold`.
 pub fn sock_hold(g: &mut HostState, id: SockId) {
     g.socks[id.idx()].refcnt += 1;
@@ -204,8 +224,12 @@ pub fn sock_put(host: &Host, g: &mut HostState, id: SockId) {
     debug_assert!(c.refcnt > 0);
     c.refcnt = c.refcnt.saturating_sub(1);
     if c.refcnt == 0 {
-        c.in_use = false;
-        host.shared()[id.idx()].set_state(TcpState::Free);
+        if c.in_use {
+            c.in_use = false;
+            host.shared()[id.idx()].set_state(TcpState::Free);
+            sk_unhash(g, id.idx());
+        }
+        g.sk_slots.clear(id.idx());
     }
 }
 

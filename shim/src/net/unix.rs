@@ -21,7 +21,7 @@ use super::sock::*;
 use super::socket::*;
 use super::sockopt;
 use crate::errno::{Errno, KResult};
-use crate::shm::{Host, HostState};
+use crate::shm::{Host, HostState, UNIX_HASH_SIZE};
 use crate::{ktrace, syscall};
 use std::sync::atomic::Ordering;
 
@@ -154,6 +154,7 @@ fn unix_release_sock(host: &Host, g: &mut HostState, id: SockId, embrion: bool) 
     c.path_fh = 0;
     c.unix_hashed = false;
     let kind = c.kind as i32;
+    g.unix_table.del(id.idx());
     s.set_flag(SOCK_DEAD, true);
     s.shutdown.store(SHUTDOWN_MASK, Ordering::Release);
     let state = s.state();
@@ -286,9 +287,72 @@ fn path_fh(path: &[u8]) -> u64 {
     x.max(1)
 }
 
-/// Live sockets (bounded by the high-water mark).
-fn live(g: &HostState) -> impl Iterator<Item = usize> + '_ {
-    (0..g.nsocks_hw as usize).filter(move |&i| g.socks[i].in_use)
+/// `unix_abstract_hash`: the table chain of an abstract name (its bytes
+/// after the family, as `addr.as_bytes()` holds them).
+fn unix_abstract_hash(name: &[u8]) -> usize {
+    let mut x: u32 = 0x811c9dc5;
+    for b in name {
+        x ^= *b as u32;
+        x = x.wrapping_mul(0x01000193);
+    }
+    x as usize % UNIX_HASH_SIZE
+}
+
+/// `unix_bsd_hash`: the table chain of a path socket, by its inode.
+fn unix_bsd_hash(dev: u64, ino: u64) -> usize {
+    let x = (ino ^ dev.rotate_left(32)).wrapping_mul(0x9e3779b97f4a7c15);
+    UNIX_HASH_SIZE + (x >> 40) as usize % UNIX_HASH_SIZE
+}
+
+/// `__unix_set_addr_hash`: a socket just bound to an abstract name goes
+/// on that name's chain.
+fn unix_set_addr_hash(g: &mut HostState, id: SockId) {
+    let b = unix_abstract_hash(g.socks[id.idx()].addr.as_bytes());
+    g.unix_table.add(b, id.idx());
+}
+
+/// `unix_insert_bsd_socket`: a socket just bound to a path goes on its
+/// inode's chain.
+fn unix_insert_bsd_socket(g: &mut HostState, id: SockId) {
+    let c = &g.socks[id.idx()];
+    let b = unix_bsd_hash(c.path_dev, c.path_ino);
+    g.unix_table.add(b, id.idx());
+}
+
+/// `unix_find_socket_byinode`: the socket bound to inode (dev, ino),
+/// told from an older one of the same number by the file handle `fh`.
+fn unix_find_socket_byinode(g: &HostState, dev: u64, ino: u64, fh: u64) -> Option<usize> {
+    g.unix_table
+        .iter(unix_bsd_hash(dev, ino))
+        .filter(|&i| {
+            let s = &g.socks[i];
+            s.in_use
+                && s.family == libc::AF_UNIX as u16
+                && s.path_ino == ino
+                && s.path_dev == dev
+                && s.path_ino != 0
+                && (s.path_fh == 0 || fh == 0 || s.path_fh == fh)
+        })
+        .min()
+}
+
+/// `unix_find_socket_byname`: the live socket of type `ty` bound to the
+/// abstract name `addr`.
+fn unix_find_socket_byname(host: &Host, g: &HostState, addr: &Addr, ty: u16) -> Option<usize> {
+    g.unix_table
+        .iter(unix_abstract_hash(addr.as_bytes()))
+        .filter(|&i| {
+            let s = &g.socks[i];
+            s.in_use
+                && s.family == libc::AF_UNIX as u16
+                && s.kind == ty
+                && s.unix_hashed
+                && s.path_ino == 0
+                && !s.addr.is_empty()
+                && s.addr.as_bytes() == addr.as_bytes()
+                && !sh(host, SockId(i as u32)).flag(SOCK_DEAD)
+        })
+        .min()
 }
 
 /// `unix_find_other`: the socket bound to a name, checked for type.
@@ -310,14 +374,7 @@ fn unix_find_other(host: &Host, g: &HostState, name: &UnixName, addr: &Addr, ty:
             // unix_find_socket_byinode; a socket whose inode was unlinked
             // and whose number now names another inode is not that one.
             let fh = path_fh(p);
-            let found = live(g).find(|&i| {
-                let s = &g.socks[i];
-                s.family == libc::AF_UNIX as u16
-                    && s.path_ino == st.st_ino
-                    && s.path_dev == st.st_dev
-                    && s.path_ino != 0
-                    && (s.path_fh == 0 || fh == 0 || s.path_fh == fh)
-            });
+            let found = unix_find_socket_byinode(g, st.st_dev, st.st_ino, fh);
             ktrace!("unix_find_bsd: {}", if found.is_some() { "a socket is bound to the inode" } else { "no socket bound to the inode -> ECONNREFUSED" });
             let i = found.ok_or(Errno::ECONNREFUSED)?;
             if g.socks[i].kind != ty {
@@ -326,19 +383,7 @@ fn unix_find_other(host: &Host, g: &HostState, name: &UnixName, addr: &Addr, ty:
             }
             Ok(SockId(i as u32))
         }
-        UnixName::Abstract(_) => live(g)
-            .find(|&i| {
-                let s = &g.socks[i];
-                s.family == libc::AF_UNIX as u16
-                    && s.kind == ty
-                    && s.unix_hashed
-                    && s.path_ino == 0
-                    && !s.addr.is_empty()
-                    && s.addr.as_bytes() == addr.as_bytes()
-                    && !sh(host, SockId(i as u32)).flag(SOCK_DEAD)
-            })
-            .map(|i| SockId(i as u32))
-            .ok_or(Errno::ECONNREFUSED),
+        UnixName::Abstract(_) => unix_find_socket_byname(host, g, addr, ty).map(|i| SockId(i as u32)).ok_or(Errno::ECONNREFUSED),
     }
 }
 
@@ -357,6 +402,7 @@ fn unix_autobind(host: &Host, g: &mut HostState, id: SockId) -> KResult<()> {
             g.next_id += 1;
             g.socks[id.idx()].addr = addr;
             g.socks[id.idx()].unix_hashed = true;
+            unix_set_addr_hash(g, id);
             return Ok(());
         }
     }
@@ -390,6 +436,7 @@ fn unix_bind(host: &Host, id: SockId, uaddr: &[u8]) -> KResult<()> {
                 }
                 g.socks[id.idx()].addr = addr;
                 g.socks[id.idx()].unix_hashed = true;
+                unix_set_addr_hash(g, id);
                 Ok(())
             }
         }
@@ -432,6 +479,7 @@ fn unix_bind_bsd(g: &mut HostState, id: SockId, path: &[u8], addr: Addr) -> KRes
     s.path_ino = st.st_ino;
     s.path_fh = fh;
     s.unix_hashed = true;
+    unix_insert_bsd_socket(g, id);
     Ok(())
 }
 

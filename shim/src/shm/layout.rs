@@ -1,5 +1,6 @@
 //! The shared mapping's layout and how a process attaches to it.
 
+use super::hlist::{Hlist, SlotMap};
 use super::mutex::ShmMutex;
 use crate::errno::{Errno, KResult};
 use crate::net::icmp::ErrQueue;
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Bump when the layout changes: the version is part of the file name, so
 /// old and new builds never share a mapping.
-pub const LAYOUT_VERSION: u32 = 13;
+pub const LAYOUT_VERSION: u32 = 14;
 const MAGIC: u64 = u64::from_le_bytes(*b"netshim\x01");
 
 /// How many sockets a namespace holds at once.
@@ -22,6 +23,14 @@ pub const MAX_FDS: usize = 65536;
 pub const SCM_KEEPERS: usize = 32;
 /// Bytes in each socket's receive ring.
 pub const RING_SIZE: usize = 256 * 1024;
+/// Chains of the bind hash: one per port (the kernel sizes `bhash` by
+/// memory; a chain per port keeps every walk to one port's owners).
+pub const INET_BHASH_SIZE: usize = 65536;
+/// Chains of the listening hash (`INET_LHTABLE_SIZE`), by port.
+pub const INET_LHTABLE_SIZE: usize = 1024;
+/// Chains of the AF_UNIX name table per kind of name (`UNIX_HASH_SIZE`):
+/// abstract names by their hash, then path names by inode.
+pub const UNIX_HASH_SIZE: usize = 4096;
 
 /// State guarded by the host lock: everything but the data path.
 #[repr(C)]
@@ -32,7 +41,22 @@ pub struct HostState {
     pub port_rover: u32,
     /// One past the highest socket slot ever used: bounds every table scan.
     pub nsocks_hw: u32,
+    /// `tcp_pending_connects`: sockets with a SYN waiting for room in a
+    /// full accept queue (`SockCtl::pending_connect` set).
+    pub tcp_pending_connects: u32,
     pub socks: [SockCtl; MAX_SOCKS],
+    /// Taken socket slots (`sk_alloc` takes the lowest free one, the last
+    /// `sock_put` gives it back).
+    pub sk_slots: SlotMap<{ MAX_SOCKS / 64 }, { MAX_SOCKS / 64 / 64 }>,
+    /// `inet_bhash`: inet sockets by `inet_num` (TCP and UDP: the bind
+    /// buckets and udp_table's port slots in one), children included.
+    pub inet_bhash: Hlist<INET_BHASH_SIZE, MAX_SOCKS>,
+    /// `lhash2`: TCP listeners, by port.
+    pub inet_lhash: Hlist<INET_LHTABLE_SIZE, MAX_SOCKS>,
+    /// `unix_socket_table` + `bsd_socket_buckets`: bound AF_UNIX sockets.
+    pub unix_table: Hlist<{ 2 * UNIX_HASH_SIZE }, MAX_SOCKS>,
+    /// `gc_inflight_list`: AF_UNIX sockets with references in flight.
+    pub gc_inflight_list: Hlist<1, MAX_SOCKS>,
     pub procs: [ProcCtl; MAX_PROCS],
     /// TCP TIME_WAIT entries holding their ports (net::inet_timewait).
     pub tw: crate::net::inet_timewait::TwTable,

@@ -9,7 +9,8 @@
 //! Layout, all fixed-size and valid when zero-filled (so a fresh sparse file
 //! is an empty host):
 //! - `Header`: magic, version, the host lock and the `HostState` it guards
-//!   (socket control blocks, process table, counters);
+//!   (socket control blocks, process table, counters, and the hash chains
+//!   and free lists over them: `hlist`);
 //! - `SockShared[]`: the per-socket words the data path touches without the
 //!   host lock (wait queue, receive-queue lock, state, shutdown bits, ...);
 //! - `ProcFds[]`: each process's fd table, read lock-free on every call;
@@ -18,6 +19,7 @@
 
 pub mod epoll;
 pub mod futex;
+pub mod hlist;
 pub mod mutex;
 pub mod ring;
 pub mod waiter;
