@@ -10,11 +10,13 @@
 //! Modules: [`cli`] (options), [`suite`] (finding and running tests),
 //! [`run`] (one process with a timeout), [`parse`] (case lines),
 //! [`compare`] (kernel against shim), [`divergences`] (accepted
-//! differences) and [`report`] (the text output).
+//! differences), [`kernel`] (which rules the kernel beside us follows where
+//! kernels differ) and [`report`] (the text output).
 
 pub mod cli;
 pub mod compare;
 pub mod divergences;
+pub mod kernel;
 pub mod parse;
 pub mod report;
 pub mod run;

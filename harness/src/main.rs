@@ -7,6 +7,7 @@
 
 use harness::cli::{self, Command, Options};
 use harness::divergences::Divergences;
+use harness::kernel;
 use harness::report;
 use harness::suite::{self, Namespaces, Setup, TestResult};
 use std::collections::HashSet;
@@ -134,12 +135,25 @@ fn run(opts: &Options) -> Result<bool, String> {
         p.path = absolute(&p.path)?;
     }
 
+    // Where kernels differ (the shim's net/kver.rs), the shim runs follow
+    // the kernel beside them unless NETSHIM_KERNEL_RULES says otherwise.
+    let probe = kernel::probe();
+    let user_rules = std::env::var(suite::NETSHIM_KERNEL_RULES).ok().filter(|v| !v.is_empty());
+    let kernel_rules = match (&user_rules, probe.rules()) {
+        (Some(_), _) => None,
+        (None, Some(r)) => Some(r.name()),
+        (None, None) => {
+            println!("warning: the kernel's probes disagree or failed ({probe:?}); the shim runs use its default rules");
+            None
+        }
+    };
     let namespaces = Namespaces::new();
     let setup = Setup {
         shim: shim.as_deref(),
         timeout: opts.timeout,
         divergences: &divergences,
         namespaces: &namespaces,
+        kernel_rules,
     };
     let mut results = Vec::new();
     for program in &programs {
@@ -158,9 +172,13 @@ fn run(opts: &Options) -> Result<bool, String> {
     println!("== summary");
     // Kernels differ on a few rules (the shim's net/kver.rs): say which one
     // the native runs were.
-    if let Ok(r) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
-        println!("kernel {}", r.trim());
-    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let rules = match (&user_rules, kernel_rules) {
+        (Some(u), _) => format!("{u} (NETSHIM_KERNEL_RULES)"),
+        (None, Some(r)) => format!("{r} (probed)"),
+        (None, None) => "shim default".into(),
+    };
+    println!("kernel {}, rules {rules}", release.trim());
     print!("{}", report::summary_table(&outcomes));
     println!("{}", report::final_line(&outcomes));
     Ok(outcomes.iter().all(report::Outcome::passed))

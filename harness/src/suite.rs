@@ -194,6 +194,7 @@ impl Default for Namespaces {
 const LD_PRELOAD: &str = "LD_PRELOAD";
 const NETSHIM_NS: &str = "NETSHIM_NS";
 const NETSHIM_MODE: &str = "NETSHIM_MODE";
+pub const NETSHIM_KERNEL_RULES: &str = "NETSHIM_KERNEL_RULES";
 
 /// The kernel run of `program`.
 pub fn native_spec(program: &Path, timeout: Duration) -> Spec {
@@ -249,6 +250,9 @@ pub struct Setup<'a> {
     pub timeout: Duration,
     pub divergences: &'a Divergences,
     pub namespaces: &'a Namespaces,
+    /// `NETSHIM_KERNEL_RULES` for the shim runs (the kernel's own, as
+    /// kernel::probe found it); `None` leaves the environment's.
+    pub kernel_rules: Option<&'static str>,
 }
 
 /// Everything known about one test after running it.
@@ -329,7 +333,11 @@ pub fn run_test(program: &Program, setup: &Setup<'_>) -> TestResult {
 
     if let Some(shim) = setup.shim {
         let ns = setup.namespaces.fresh();
-        let shim_run = run_parsed(&shim_spec(&program.path, shim, &ns, setup.timeout));
+        let mut spec = shim_spec(&program.path, shim, &ns, setup.timeout);
+        if let Some(rules) = setup.kernel_rules {
+            spec.set_env.push((NETSHIM_KERNEL_RULES.into(), rules.into()));
+        }
+        let shim_run = run_parsed(&spec);
         remove_namespace(&ns);
         match &shim_run {
             Ok(s) => {
@@ -481,6 +489,7 @@ mod tests {
             timeout: Duration::from_secs(10),
             divergences: &div,
             namespaces: &namespaces,
+            kernel_rules: None,
         };
         let r = run_test(&program, &setup);
         assert!(!r.broken);

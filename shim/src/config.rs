@@ -7,7 +7,7 @@
 //! | `NETSHIM_SHM_DIR` | where namespaces' shared files live | `/dev/shm` |
 //! | `NETSHIM_NONLOCAL` | connect/send to an address off the emulated host: `refuse` (ENETUNREACH), or `kernel` (the socket becomes a kernel socket before it is used: net::handoff) | `refuse` |
 //! | `NETSHIM_TIME_WAIT` | seconds a TCP TIME_WAIT entry holds its port (read in net::inet_timewait) | `60` |
-//! | `NETSHIM_KERNEL` | the kernel release whose rules to follow where releases differ (read in net::kver) | `uname -r` |
+//! | `NETSHIM_KERNEL_RULES` | `strict` or `classic`: which kernel's answer to give where kernels differ (read in net::kver) | `strict` |
 //! | `NETSHIM_SPIN` | spins before a blocked call sleeps (read in net::sock) | `4000` |
 //! | `NETSHIM_LOG` (or `RUST_LOG`) | env_logger filter; `netshim=debug` traces every call, `netshim=trace` the kernel path too (read in trace) | off |
 //! | `NETSHIM_TRACE_FILE` | append the trace lines to this file instead of fd 2 (read in trace) | unset |

@@ -158,19 +158,6 @@ fn probe_hz() -> Option<u64> {
     (jiffy_us > 0).then(|| (1_000_000 + jiffy_us as u64 / 2) / jiffy_us as u64)
 }
 
-/// The running kernel's release (`uname -r`), e.g. "6.18.44-fc"; empty if
-/// uname fails.
-pub fn kernel_release() -> String {
-    // SAFETY: utsname is plain bytes; uname fills the struct we own.
-    let mut u: libc::utsname = unsafe { core::mem::zeroed() };
-    // SAFETY: `u` is a valid, writable utsname on this frame.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return String::new();
-    }
-    let b: Vec<u8> = u.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-    String::from_utf8_lossy(&b).into_owned()
-}
-
 /// Linux capability numbers (include/uapi/linux/capability.h).
 pub const CAP_NET_ADMIN: u32 = 12;
 pub const CAP_NET_RAW: u32 = 13;

@@ -19,7 +19,7 @@
 //! - `icmp`: ICMP errors for UDP and the socket error queue (icmp.c,
 //!   `__udp4_lib_err`, `ip_icmp_error`/`ip_recv_error` and the IPv6 twins).
 //! - `cmsg`: receive-side control messages (timestamps, IP(V6)_PKTINFO).
-//! - `kver`: the rules where kernel releases differ, chosen by `uname -r`.
+//! - `kver`: the rules where this project's kernels differ (`NETSHIM_KERNEL_RULES`).
 //! - `smallvec`: lists kept on the stack up to a few items (iovecs).
 //! - `skb`: skb truesize and the sender's sk_wmem_alloc (what AF_UNIX charges).
 //!
