@@ -9,6 +9,8 @@
  *                               client connects to
  *   bench_connect(fam, &addr)   connected client socket (TCP_NODELAY on tcp)
  *   read_full / write_full      whole buffers, retrying short transfers
+ *   bench_args / bench_fork / bench_buf  usage check, fork with stdout
+ *                               flushed, a filled buffer
  *   hist_*                      a log-linear latency histogram (ns, ~1.5 %)
  * Any failure ends the program with a message on stderr and status 1.
  */
@@ -56,6 +58,35 @@ static uint64_t bench_secs_ns(const char *s) {
     if (d <= 0)
         d = 1;
     return (uint64_t)(d * 1e9);
+}
+
+/* Ends the program with status 2 and `usage` unless argc is `want`. */
+static void bench_args(int argc, int want, const char *usage) {
+    if (argc != want) {
+        fprintf(stderr, "usage: %s %s\n", bench_prog, usage);
+        exit(2);
+    }
+}
+
+/* fork() with stdout flushed first (the child must not print the parent's
+ * buffered figures again). */
+static pid_t bench_fork(void) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        BENCH_DIE("fork");
+    return pid;
+}
+
+/* A buffer of *n bytes (at least 1; *n is raised to 1 from 0) set to `fill`. */
+static char *bench_buf(size_t *n, int fill) {
+    if (*n == 0)
+        *n = 1;
+    char *b = malloc(*n);
+    if (!b)
+        BENCH_DIE("malloc");
+    memset(b, fill, *n);
+    return b;
 }
 
 struct bench_addr {

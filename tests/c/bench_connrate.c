@@ -11,17 +11,11 @@
 
 int main(int argc, char **argv) {
     bench_prog = "bench_connrate";
-    if (argc != 3) {
-        fprintf(stderr, "usage: bench_connrate unix|tcp SECS\n");
-        return 2;
-    }
+    bench_args(argc, 3, "unix|tcp SECS");
     uint64_t dur = bench_secs_ns(argv[2]);
     struct bench_addr a;
     int lfd = bench_listener(argv[1], &a, 128);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0)
-        BENCH_DIE("fork");
+    pid_t pid = bench_fork();
     if (pid == 0) {
         close(lfd);
         char c = 'x';

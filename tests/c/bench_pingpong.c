@@ -10,23 +10,13 @@
 
 int main(int argc, char **argv) {
     bench_prog = "bench_pingpong";
-    if (argc != 4) {
-        fprintf(stderr, "usage: bench_pingpong unix|tcp SIZE SECS\n");
-        return 2;
-    }
+    bench_args(argc, 4, "unix|tcp SIZE SECS");
     size_t size = (size_t)atol(argv[2]);
     uint64_t dur = bench_secs_ns(argv[3]);
-    if (size == 0)
-        size = 1;
-    char *buf = calloc(1, size);
-    if (!buf)
-        BENCH_DIE("calloc");
+    char *buf = bench_buf(&size, 0);
     struct bench_addr a;
     int lfd = bench_listener(argv[1], &a, 16);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0)
-        BENCH_DIE("fork");
+    pid_t pid = bench_fork();
     if (pid == 0) {
         close(lfd);
         int fd = bench_connect(&a);

@@ -160,10 +160,7 @@ static void client(const struct bench_addr *a, long n, int tox, int fromx) {
 
 int main(int argc, char **argv) {
     bench_prog = "bench_scale";
-    if (argc != 3) {
-        fprintf(stderr, "usage: bench_scale unix|tcp N\n");
-        return 2;
-    }
+    bench_args(argc, 3, "unix|tcp N");
     long n = atol(argv[2]);
     if (n <= 0)
         n = 1;
@@ -185,10 +182,7 @@ int main(int argc, char **argv) {
     if (fl < 0 || fcntl(lfd, F_SETFL, fl | O_NONBLOCK) < 0)
         BENCH_DIE("fcntl O_NONBLOCK");
     long anon0 = status_kb("RssAnon:"), shm0 = shm_kb(), slab0 = slab_kb();
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0)
-        BENCH_DIE("fork");
+    pid_t pid = bench_fork();
     if (pid == 0) {
         close(lfd);
         close(c2p[0]);

@@ -11,18 +11,10 @@
 
 int main(int argc, char **argv) {
     bench_prog = "bench_stream";
-    if (argc != 4) {
-        fprintf(stderr, "usage: bench_stream unix|tcp|pair CHUNK SECS\n");
-        return 2;
-    }
+    bench_args(argc, 4, "unix|tcp|pair CHUNK SECS");
     size_t chunk = (size_t)atol(argv[2]);
     uint64_t dur = bench_secs_ns(argv[3]);
-    if (chunk == 0)
-        chunk = 1;
-    char *buf = malloc(chunk);
-    if (!buf)
-        BENCH_DIE("malloc");
-    memset(buf, 'x', chunk);
+    char *buf = bench_buf(&chunk, 'x');
     int pair = !strcmp(argv[1], "pair");
     int sv[2] = {-1, -1}, lfd = -1;
     struct bench_addr a;
@@ -32,10 +24,7 @@ int main(int argc, char **argv) {
     } else {
         lfd = bench_listener(argv[1], &a, 16);
     }
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0)
-        BENCH_DIE("fork");
+    pid_t pid = bench_fork();
     if (pid == 0) {
         int fd;
         if (pair) {

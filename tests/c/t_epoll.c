@@ -26,21 +26,9 @@
 #include <sys/wait.h>
 
 static const char *mask_name(unsigned m) {
-    static char bufs[4][96];
-    static int i;
-    char *b = bufs[i++ & 3];
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } f[] = {{EPOLLIN, "IN"}, {EPOLLPRI, "PRI"}, {EPOLLOUT, "OUT"}, {EPOLLERR, "ERR"}, {EPOLLHUP, "HUP"}, {EPOLLRDHUP, "RDHUP"}};
-    b[0] = 0;
-    for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
-        if (m & f[k].bit) {
-            if (b[0]) strcat(b, "|");
-            strcat(b, f[k].name);
-        }
-    if (!b[0]) strcpy(b, "0");
-    return b;
+    static const struct ts_bit f[] = {{EPOLLIN, "IN"},   {EPOLLPRI, "PRI"}, {EPOLLOUT, "OUT"},
+                                      {EPOLLERR, "ERR"}, {EPOLLHUP, "HUP"}, {EPOLLRDHUP, "RDHUP"}};
+    return ts_bits(m, f, sizeof f / sizeof f[0]);
 }
 
 /* An epoll_wait result as text: "= n tag:MASK ..." with the tags in
@@ -358,16 +346,10 @@ static void dup_cases(int kind) {
     close(s);
 }
 
-/* exec: the epoll fd and the sockets survive; the new image waits on the
- * same instance and adds to it. */
-static void exec_cases(int kind) {
-    const char *k = kinds[kind];
-    int c, s, c3, s3, pp[2];
-    pair_of(kind, &c, &s);
-    pair_of(kind, &c3, &s3);
-    int ep = epoll_create(4);
-    add(ep, c, EPOLLIN, 1);
-    ts_write_full(s, "x", 1);
+/* Forks a child that execs this program as "exec-child EP C3 W": it
+ * inherits epoll fd `ep` and socket `c3` and reports on pipe `pp` (whose
+ * read end the parent keeps). */
+static pid_t spawn_exec_child(int ep, int c3, int pp[2]) {
     if (pipe(pp) < 0) tc_die("pipe");
     pid_t pid = fork();
     if (pid == 0) {
@@ -381,6 +363,20 @@ static void exec_cases(int kind) {
         _exit(4);
     }
     close(pp[1]);
+    return pid;
+}
+
+/* exec: the epoll fd and the sockets survive; the new image waits on the
+ * same instance and adds to it. */
+static void exec_cases(int kind) {
+    const char *k = kinds[kind];
+    int c, s, c3, s3, pp[2];
+    pair_of(kind, &c, &s);
+    pair_of(kind, &c3, &s3);
+    int ep = epoll_create(4);
+    add(ep, c, EPOLLIN, 1);
+    ts_write_full(s, "x", 1);
+    pid_t pid = spawn_exec_child(ep, c3, pp);
     print_child(ts_name("%s/exec/child-sees-data", k), pp[0], pid);
     ts_write_full(s3, "y", 1);
     tc_printf(ts_name("%s/exec/child-added-seen", k), "%s", waits(ep, 1000));
@@ -389,19 +385,7 @@ static void exec_cases(int kind) {
     /* An EPOLL_CLOEXEC epoll fd is gone in the new image; the parent's lives. */
     ep = epoll_create1(EPOLL_CLOEXEC);
     add(ep, c, EPOLLIN, 1);
-    if (pipe(pp) < 0) tc_die("pipe");
-    pid = fork();
-    if (pid == 0) {
-        close(pp[0]);
-        char a1[16], a2[16], a3[16];
-        snprintf(a1, sizeof a1, "%d", ep);
-        snprintf(a2, sizeof a2, "%d", c3);
-        snprintf(a3, sizeof a3, "%d", pp[1]);
-        char *args[] = {(char *)self_path, "exec-child", a1, a2, a3, NULL};
-        execv(self_path, args);
-        _exit(4);
-    }
-    close(pp[1]);
+    pid = spawn_exec_child(ep, c3, pp);
     print_child(ts_name("%s/exec/cloexec-child", k), pp[0], pid);
     tc_printf(ts_name("%s/exec/cloexec-parent", k), "%s", waits(ep, 0));
     close(ep);

@@ -21,23 +21,11 @@
 #include <sys/select.h>
 
 static const char *mask_name(unsigned m) {
-    static char bufs[4][160];
-    static int i;
-    char *b = bufs[i++ & 3];
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } f[] = {{POLLIN, "IN"},     {POLLPRI, "PRI"},       {POLLOUT, "OUT"},       {POLLERR, "ERR"},
-             {POLLHUP, "HUP"},   {POLLNVAL, "NVAL"},     {POLLRDNORM, "RDNORM"}, {POLLRDBAND, "RDBAND"},
-             {POLLWRNORM, "WRNORM"}, {POLLWRBAND, "WRBAND"}, {POLLRDHUP, "RDHUP"}};
-    b[0] = 0;
-    for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
-        if (m & f[k].bit) {
-            if (b[0]) strcat(b, "|");
-            strcat(b, f[k].name);
-        }
-    if (!b[0]) strcpy(b, "0");
-    return b;
+    static const struct ts_bit f[] = {{POLLIN, "IN"},         {POLLPRI, "PRI"},       {POLLOUT, "OUT"},
+                                      {POLLERR, "ERR"},       {POLLHUP, "HUP"},       {POLLNVAL, "NVAL"},
+                                      {POLLRDNORM, "RDNORM"}, {POLLRDBAND, "RDBAND"}, {POLLWRNORM, "WRNORM"},
+                                      {POLLWRBAND, "WRBAND"}, {POLLRDHUP, "RDHUP"}};
+    return ts_bits(m, f, sizeof f / sizeof f[0]);
 }
 
 static unsigned poll_mask(int fd) {

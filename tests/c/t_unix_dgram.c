@@ -29,15 +29,11 @@ static const char *show(const char *b, long n) {
 /* recvmsg into len bytes; prints the count, the data and msg_flags. */
 static void recv_show(int fd, size_t len, int flags, const char *name) {
     char b[256] = {0};
-    struct iovec iov = {b, len};
-    struct msghdr m = {0};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    errno = 0;
-    long r = recvmsg(fd, &m, flags);
+    int mflags;
+    long r = uc_recv1(fd, b, len, flags, &mflags);
     if (r < 0) tc_printf(name, "%s", uc_rv(r, errno));
     else tc_printf(name, "%s%s, MSG_TRUNC %s", uc_rv(r, 0), show(b, r < (long)len ? r : (long)len),
-                   (m.msg_flags & MSG_TRUNC) ? "yes" : "no");
+                   (mflags & MSG_TRUNC) ? "yes" : "no");
 }
 
 static void c_boundaries(struct ctx *c) {

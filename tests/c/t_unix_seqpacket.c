@@ -11,15 +11,11 @@ static int pair_kind;
 
 static void recv_show(int fd, size_t len, int flags, const char *name) {
     char b[256] = {0};
-    struct iovec iov = {b, len};
-    struct msghdr m = {0};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    errno = 0;
-    long r = recvmsg(fd, &m, flags);
+    int mflags;
+    long r = uc_recv1(fd, b, len, flags, &mflags);
     if (r < 0) tc_printf(name, "%s", uc_rv(r, errno));
     else tc_printf(name, "= %ld \"%.*s\", MSG_TRUNC %s, MSG_EOR %s", r, (int)(r < (long)len ? r : (long)len), b,
-                   (m.msg_flags & MSG_TRUNC) ? "yes" : "no", (m.msg_flags & MSG_EOR) ? "yes" : "no");
+                   (mflags & MSG_TRUNC) ? "yes" : "no", (mflags & MSG_EOR) ? "yes" : "no");
 }
 
 static void c_boundaries(int *sv) {
@@ -52,17 +48,9 @@ static void c_trunc(int *sv) {
 }
 
 static void c_iov(int *sv) {
-    struct iovec out[3] = {{"ab", 2}, {"", 0}, {"cdefg", 5}};
-    struct msghdr m = {0};
-    m.msg_iov = out;
-    m.msg_iovlen = 3;
-    U_VAL(sendmsg(sv[0], &m, 0), "%s/sendmsg-3-iov", P);
     char x[3] = {0}, y[10] = {0};
-    struct iovec in[2] = {{x, 3}, {y, sizeof y}};
-    struct msghdr r = {0};
-    r.msg_iov = in;
-    r.msg_iovlen = 2;
-    long n = recvmsg(sv[1], &r, MSG_DONTWAIT);
+    int mflags;
+    long n = uc_iov_exchange(sv, P, MSG_DONTWAIT, x, y, &mflags);
     tc_printf(uc_name("%s/recvmsg-2-iov", P), "= %ld \"%.3s\" \"%s\"", n, x, y);
 }
 

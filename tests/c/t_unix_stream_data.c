@@ -295,19 +295,12 @@ static void c_bulk(int *sv) {
 }
 
 static void c_iov(int *sv) {
-    struct iovec out[3] = {{"ab", 2}, {"", 0}, {"cdefg", 5}};
-    struct msghdr m = {0};
-    m.msg_iov = out;
-    m.msg_iovlen = 3;
-    U_VAL(sendmsg(sv[0], &m, 0), "%s/sendmsg-3-iov", P);
     char x[3] = {0}, y[10] = {0};
-    struct iovec in[2] = {{x, 3}, {y, sizeof y}};
-    struct msghdr r = {0};
-    r.msg_iov = in;
-    r.msg_iovlen = 2;
-    long n = recvmsg(sv[1], &r, 0);
-    tc_printf(uc_name("%s/recvmsg-2-iov", P), "= %ld \"%.3s\" \"%s\" flags %#x", n, x, y, r.msg_flags);
+    int mflags;
+    long n = uc_iov_exchange(sv, P, 0, x, y, &mflags);
+    tc_printf(uc_name("%s/recvmsg-2-iov", P), "= %ld \"%.3s\" \"%s\" flags %#x", n, x, y, mflags);
     struct iovec bad[1] = {{(void *)1, 4}};
+    struct msghdr m = {0};
     m.msg_iov = bad;
     m.msg_iovlen = 1;
     U_VAL(sendmsg(sv[0], &m, MSG_NOSIGNAL), "%s/sendmsg-bad-iov", P);

@@ -30,6 +30,19 @@ static inline const char *tc_errname(int e) {
     return n ? n : "E?";
 }
 
+/* A case name built from a format ("%s/bind-twice", kind); four results
+ * can be live at once. */
+static inline const char *tc_name(const char *fmt, ...) {
+    static char bufs[4][256];
+    static int i;
+    char *b = bufs[i++ & 3];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b, sizeof bufs[0], fmt, ap);
+    va_end(ap);
+    return b;
+}
+
 /* Prints "<name>: <free text>". */
 static inline void tc_printf(const char *name, const char *fmt, ...) {
     va_list ap;

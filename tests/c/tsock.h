@@ -43,16 +43,7 @@ static void ts_init(const char *prog) {
 }
 
 /* Case names built from a format ("%s_bind_twice", kind). */
-static const char *ts_name(const char *fmt, ...) {
-    static char bufs[4][128];
-    static int i;
-    char *b = bufs[i++ & 3];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b, sizeof bufs[0], fmt, ap);
-    va_end(ap);
-    return b;
-}
+#define ts_name tc_name
 
 static void ts_msleep(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -210,5 +201,25 @@ static void ts_write_full(int fd, const void *buf, size_t n) {
 static size_t ts_opaque(size_t n) {
     volatile size_t v = n;
     return v;
+}
+/* A bit mask as flag names joined by '|' ("0" when none is set), for
+ * poll/epoll masks: `names` pairs each bit with its name. Four results can
+ * be live at once. */
+struct ts_bit {
+    unsigned bit;
+    const char *name;
+};
+static const char *ts_bits(unsigned m, const struct ts_bit *names, size_t n) {
+    static char bufs[4][160];
+    static int i;
+    char *b = bufs[i++ & 3];
+    b[0] = 0;
+    for (size_t k = 0; k < n; k++)
+        if (m & names[k].bit) {
+            if (b[0]) strcat(b, "|");
+            strcat(b, names[k].name);
+        }
+    if (!b[0]) strcpy(b, "0");
+    return b;
 }
 #endif

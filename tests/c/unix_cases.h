@@ -37,16 +37,7 @@ static pid_t uc_main_pid;
 
 /* ---- case names and result printing ---- */
 
-static const char *uc_name(const char *fmt, ...) {
-    static char bufs[4][256];
-    static int i;
-    char *b = bufs[i++ & 3];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b, sizeof bufs[0], fmt, ap);
-    va_end(ap);
-    return b;
-}
+#define uc_name tc_name
 
 /* Like TC_SYS / TC_VAL / TC_FACT, but the case name is a printf format. */
 #define U_SYS(expr, ...) \
@@ -58,6 +49,41 @@ static const char *uc_name(const char *fmt, ...) {
 /* Free-form results: tc_printf(uc_name("case/%s", x), "fmt", ...). */
 
 /* Formats a syscall result the way tc_report_val does, into a static buffer. */
+/* Sends "ab", "" and "cdefg" in one sendmsg on sv[0] (its result is case
+ * "<P>/sendmsg-3-iov"), then one recvmsg with `rflags` on sv[1] into x (3
+ * bytes) and y (10 bytes); returns what recvmsg returned, *mflags its
+ * msg_flags. */
+static long uc_iov_exchange(int *sv, const char *P, int rflags, char x[3], char y[10], int *mflags) {
+    struct iovec out[3] = {{"ab", 2}, {"", 0}, {"cdefg", 5}};
+    struct msghdr m = {0};
+    m.msg_iov = out;
+    m.msg_iovlen = 3;
+    errno = 0;
+    long w = sendmsg(sv[0], &m, 0);
+    int e = errno;
+    tc_report_val(uc_name("%s/sendmsg-3-iov", P), w, e);
+    struct iovec in[2] = {{x, 3}, {y, 10}};
+    struct msghdr r = {0};
+    r.msg_iov = in;
+    r.msg_iovlen = 2;
+    long n = recvmsg(sv[1], &r, rflags);
+    *mflags = r.msg_flags;
+    return n;
+}
+
+/* One recvmsg of up to len bytes into b; *mflags gets msg_flags, errno is
+ * recvmsg's. */
+static long uc_recv1(int fd, void *b, size_t len, int flags, int *mflags) {
+    struct iovec iov = {b, len};
+    struct msghdr m = {0};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    errno = 0;
+    long r = recvmsg(fd, &m, flags);
+    *mflags = m.msg_flags;
+    return r;
+}
+
 static const char *uc_rv(long r, int e) {
     static char bufs[4][64];
     static int i;
