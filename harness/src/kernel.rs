@@ -105,9 +105,10 @@ fn probe_listen() -> io::Result<Rules> {
     if unsafe { libc::listen(s.0, 1) } == 0 {
         return Ok(Rules::Classic);
     }
-    match io::Error::last_os_error().raw_os_error() {
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
         Some(libc::EINVAL) => Ok(Rules::Strict),
-        _ => Err(io::Error::last_os_error()),
+        _ => Err(err),
     }
 }
 

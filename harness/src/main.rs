@@ -139,12 +139,13 @@ fn run(opts: &Options) -> Result<bool, String> {
     // the kernel beside them unless NETSHIM_KERNEL_RULES says otherwise.
     let probe = kernel::probe();
     let user_rules = std::env::var(suite::NETSHIM_KERNEL_RULES).ok().filter(|v| !v.is_empty());
-    let kernel_rules = match (&user_rules, probe.rules()) {
-        (Some(_), _) => None,
-        (None, Some(r)) => Some(r.name()),
+    // What the shim runs get, and how the summary names it.
+    let (kernel_rules, rules_label) = match (&user_rules, probe.rules()) {
+        (Some(u), _) => (None, format!("{u} (NETSHIM_KERNEL_RULES)")),
+        (None, Some(r)) => (Some(r.name()), format!("{} (probed)", r.name())),
         (None, None) => {
             println!("warning: the kernel's probes disagree or failed ({probe:?}); the shim runs use its default rules");
-            None
+            (None, "shim default".to_string())
         }
     };
     let namespaces = Namespaces::new();
@@ -173,12 +174,7 @@ fn run(opts: &Options) -> Result<bool, String> {
     // Kernels differ on a few rules (the shim's net/kver.rs): say which one
     // the native runs were.
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let rules = match (&user_rules, kernel_rules) {
-        (Some(u), _) => format!("{u} (NETSHIM_KERNEL_RULES)"),
-        (None, Some(r)) => format!("{r} (probed)"),
-        (None, None) => "shim default".into(),
-    };
-    println!("kernel {}, rules {rules}", release.trim());
+    println!("kernel {}, rules {rules_label}", release.trim());
     print!("{}", report::summary_table(&outcomes));
     println!("{}", report::final_line(&outcomes));
     Ok(outcomes.iter().all(report::Outcome::passed))

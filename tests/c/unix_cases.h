@@ -58,10 +58,7 @@ static long uc_iov_exchange(int *sv, const char *P, int rflags, char x[3], char 
     struct msghdr m = {0};
     m.msg_iov = out;
     m.msg_iovlen = 3;
-    errno = 0;
-    long w = sendmsg(sv[0], &m, 0);
-    int e = errno;
-    tc_report_val(uc_name("%s/sendmsg-3-iov", P), w, e);
+    U_VAL(sendmsg(sv[0], &m, 0), "%s/sendmsg-3-iov", P);
     struct iovec in[2] = {{x, 3}, {y, 10}};
     struct msghdr r = {0};
     r.msg_iov = in;
