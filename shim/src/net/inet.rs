@@ -1448,9 +1448,34 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
         // locked (reading it takes our own queue's lock).
         let win = if crate::pcap::on() { crate::pcap::window(host, id) } else { 0 };
         let n = {
+            // lock_sock(sk): one writer into the peer's queue at a time.
+            let _writer = ps.rx_writer.lock();
             let mut q = ps.rx.lock();
             let rcv_nxt = q.tail;
-            let n = queue::stream_put_locked(host, peer, &mut q, &msg.iov, sent, len - sent);
+            let room = queue::capacity(host, &q).saturating_sub(q.used()).min(len - sent);
+            let n = if room > queue::COPY_UNLOCKED && !oob {
+                // A large copy runs outside the queue's lock, so the reader
+                // copies out of the ring while this copies in: room past
+                // the tail is this writer's alone (readers stop at the
+                // tail), published once it holds the bytes. One step is
+                // at most COPY_STEP, so the reader starts on it early.
+                let n = room.min(queue::COPY_STEP);
+                let gen = q.gen;
+                drop(q);
+                queue::stream_put_at(host, peer, rcv_nxt, &msg.iov, sent, n);
+                q = ps.rx.lock();
+                if q.gen == gen && q.tail == rcv_nxt {
+                    q.tail += n as u64;
+                } else {
+                    // Purged meanwhile (tcp_disconnect, tcp_close, reset):
+                    // the bytes went as they would into a queue that was
+                    // dropped right after.
+                    ktrace!("the peer's receive queue was purged during the copy");
+                }
+                n
+            } else {
+                queue::stream_put_locked(host, peer, &mut q, &msg.iov, sent, len - sent)
+            };
             if oob && n > 0 {
                 // tcp_push -> tcp_mark_urg: snd_up = write_seq, so the
                 // urgent byte is the last one sent so far; the receiver's
@@ -1575,6 +1600,8 @@ fn tcp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
     loop {
         let wseq = s.wq.prepare();
         let step = {
+            // lock_sock(sk): one reader of the queue at a time.
+            let _reader = s.rx_reader.lock();
             let mut q = s.rx.lock();
             let mut seq = if peek { *peek_seq.get_or_insert(q.head + peek_offset) } else { q.head };
             let avail = q.tail.saturating_sub(seq) as usize;
@@ -1600,15 +1627,32 @@ fn tcp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
                     }
                 }
                 let mut fault = false;
+                let mut purged = false;
                 if !skip_copy {
                     if !trunc {
                         if copied + used > copyable {
                             fault = true;
+                        } else if used > queue::COPY_UNLOCKED {
+                            // A large copy runs outside the queue's lock
+                            // (the writer fills the room past the tail
+                            // meanwhile), one COPY_STEP at a time; the
+                            // bytes up to `seq + used` stay queued, so no
+                            // writer reuses their room, until head moves.
+                            used = used.min(queue::COPY_STEP);
+                            let gen = q.gen;
+                            drop(q);
+                            queue::stream_copy_at(host, id, seq, &mut msg.iov, copied, used);
+                            q = s.rx.lock();
+                            // Purged meanwhile: the bytes were dropped
+                            // before this read took them.
+                            purged = q.gen != gen;
                         } else {
                             queue::stream_copy_at(host, id, seq, &mut msg.iov, copied, used);
                         }
                     }
-                    if !fault {
+                    if purged {
+                        ktrace!("the receive queue was purged during the copy");
+                    } else if !fault {
                         seq += used as u64;
                         copied += used;
                         len -= used;
@@ -1619,10 +1663,14 @@ fn tcp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
                         }
                     }
                 }
-                if peek {
+                if purged {
+                    peek_seq = None;
+                } else if peek {
                     peek_seq = Some(seq);
                 } else {
-                    q.head = seq;
+                    // (max: a writer's tcp_check_urg may have stepped the
+                    // head over an urgent byte this read skipped too.)
+                    q.head = q.head.max(seq);
                 }
                 // skip_copy: past the urgent byte, it is gone.
                 if q.urg_data != 0 && q.head > q.urg_seq {

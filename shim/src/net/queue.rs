@@ -3,8 +3,9 @@
 //! Stream sockets queue bytes; datagram and seqpacket sockets queue records
 //! (`RecHdr`, the sender's address, the payload), which keeps message
 //! boundaries, the sender's name and credentials (`UNIXCB(skb)`) and passed
-//! sockets. All functions take the queue's lock themselves and hold it only
-//! for the copy: the data path never needs the host lock.
+//! sockets. The functions take the queue's lock themselves and hold it only
+//! for the copy (TCP's large copies run outside it, on a range the lock
+//! gave them: see `stream_put_at`): the data path never needs the host lock.
 
 use super::addr::Addr;
 use super::scm::ScmFpList;
@@ -13,6 +14,20 @@ use super::sock::{Cred, RxQueue, SockId};
 use crate::shm::mutex::ShmGuard;
 use crate::shm::ring::RingMem;
 use crate::shm::Host;
+
+/// Byte copies larger than this run outside the receive queue's lock (TCP's
+/// `tcp_sendmsg`/`tcp_recvmsg`, AF_UNIX's `queue_tail_unlocked`/
+/// `copy_out_unlocked`), so that the reader copies out of the ring while
+/// the writer copies in; smaller ones are cheaper under the lock. Only one
+/// reader (`SockShared::rx_reader`) and one writer (`rx_writer`) of a queue
+/// copy at a time, each in the part of the ring the lock gave it: the
+/// reader's bytes stay queued until it moves the head, the writer's are
+/// past the tail until it publishes them. A purge meanwhile bumps
+/// `RxQueue::gen`, and the copy is dropped.
+pub const COPY_UNLOCKED: usize = 16 << 10;
+/// The most one TCP copy outside the lock moves before it is published, so
+/// reader and writer each start on the other's bytes early.
+pub const COPY_STEP: usize = 64 << 10;
 
 /// Copies bytes from a list of buffers into the ring at `pos`.
 fn put_iov(ring: &RingMem<'_>, mut pos: u64, iov: &[&[u8]], mut skip: usize, mut n: usize) {
@@ -91,20 +106,20 @@ pub fn stream_take(host: &Host, me: SockId, iov: &mut [&mut [u8]], peek: bool) -
     n
 }
 
-/// Byte stream, with the queue lock held by the caller: copies `n` bytes
-/// from ring position `pos` of `me` into `iov`, starting `skip` bytes into it.
-pub fn stream_copy_at(host: &Host, me: SockId, pos: u64, iov: &mut [&mut [u8]], mut skip: usize, n: usize) {
-    let ring = host.ring(me.idx());
-    let mut rest: Vec<&mut [u8]> = Vec::with_capacity(iov.len());
-    for b in iov.iter_mut() {
-        if skip >= b.len() {
-            skip -= b.len();
-            continue;
-        }
-        rest.push(&mut b[skip..]);
-        skip = 0;
-    }
-    get_iov(&ring, pos, &mut rest, n);
+/// Byte stream, with the queue lock held by the caller (or `rx_reader`,
+/// for bytes that stay queued until the caller moves the head): copies `n`
+/// bytes from ring position `pos` of `me` into `iov`, starting `skip`
+/// bytes into it.
+pub fn stream_copy_at(host: &Host, me: SockId, pos: u64, iov: &mut [&mut [u8]], skip: usize, n: usize) {
+    skb_copy_datagram_iter(&host.ring(me.idx()), pos, iov, skip, n);
+}
+
+/// Byte stream: copies `n` bytes of `iov` (after `skip`) into `to`'s ring
+/// at `pos`, a range the caller reserved past the tail (it holds
+/// `rx_writer`; the queue lock need not be held). Publishing them is the
+/// caller's.
+pub fn stream_put_at(host: &Host, to: SockId, pos: u64, iov: &[&[u8]], skip: usize, n: usize) {
+    put_iov(&host.ring(to.idx()), pos, iov, skip, n);
 }
 
 /// Byte stream, with the queue lock held by the caller: appends up to `n`
@@ -132,6 +147,7 @@ pub fn purge(host: &Host, me: SockId) -> usize {
     q.nrec = 0;
     q.oob = 0;
     q.urg_data = 0;
+    q.gen = q.gen.wrapping_add(1);
     n
 }
 
@@ -496,11 +512,31 @@ fn skb_rec_size(h: &SkbHdr) -> usize {
     SKB_HDR + h.fp_len as usize + ((h.len as usize + 7) & !7)
 }
 
+/// `skb_copy_datagram_iter`: `n` bytes from ring position `at` into `iov`,
+/// after its first `iov_skip` bytes.
+fn skb_copy_datagram_iter(ring: &RingMem<'_>, mut at: u64, iov: &mut [&mut [u8]], mut iov_skip: usize, mut n: usize) {
+    for b in iov.iter_mut() {
+        if n == 0 {
+            break;
+        }
+        if iov_skip >= b.len() {
+            iov_skip -= b.len();
+            continue;
+        }
+        let take = (b.len() - iov_skip).min(n);
+        ring.read_at(at, &mut b[iov_skip..iov_skip + take]);
+        at += take as u64;
+        n -= take;
+        iov_skip = 0;
+    }
+}
+
 /// A socket's stream skb queue, locked (`sk_receive_queue.lock`). Skbs
 /// freed while it is held are given back to their senders (`sock_wfree`)
 /// once the lock is dropped.
 pub struct SkbQueue<'a> {
     host: &'a Host,
+    me: SockId,
     q: Option<ShmGuard<'a, RxQueue>>,
     ring: RingMem<'a>,
     freed: super::smallvec::SmallVec<(Owner, u32), 8>,
@@ -509,7 +545,16 @@ pub struct SkbQueue<'a> {
 impl<'a> SkbQueue<'a> {
     pub fn lock(host: &'a Host, me: SockId) -> SkbQueue<'a> {
         let q = host.shared()[me.idx()].rx.lock();
-        SkbQueue { host, q: Some(q), ring: host.ring(me.idx()), freed: Default::default() }
+        SkbQueue { host, me, q: Some(q), ring: host.ring(me.idx()), freed: Default::default() }
+    }
+    /// Runs `f` with the queue's lock dropped; returns what it gave and
+    /// whether the queue was left unpurged meanwhile.
+    fn unlocked<R>(&mut self, f: impl FnOnce(&RingMem<'a>) -> R) -> (R, bool) {
+        let gen = self.q().gen;
+        drop(self.q.take());
+        let r = f(&self.ring);
+        self.q = Some(self.host.shared()[self.me.idx()].rx.lock());
+        (r, self.q().gen == gen)
     }
     fn q(&self) -> &RxQueue {
         self.q.as_ref().expect("held until drop")
@@ -539,22 +584,18 @@ impl<'a> SkbQueue<'a> {
     }
     /// Copies `n` bytes from offset `off` of the skb at `pos` into `iov`,
     /// after the first `iov_skip` bytes of it.
-    pub fn copy_out(&self, pos: u64, off: usize, iov: &mut [&mut [u8]], mut iov_skip: usize, mut n: usize) {
-        let mut at = pos + (SKB_HDR + self.hdr(pos).fp_len as usize + off) as u64;
-        for b in iov.iter_mut() {
-            if n == 0 {
-                break;
-            }
-            if iov_skip >= b.len() {
-                iov_skip -= b.len();
-                continue;
-            }
-            let take = (b.len() - iov_skip).min(n);
-            self.ring.read_at(at, &mut b[iov_skip..iov_skip + take]);
-            at += take as u64;
-            n -= take;
-            iov_skip = 0;
-        }
+    pub fn copy_out(&self, pos: u64, off: usize, iov: &mut [&mut [u8]], iov_skip: usize, n: usize) {
+        let at = pos + (SKB_HDR + self.hdr(pos).fp_len as usize + off) as u64;
+        skb_copy_datagram_iter(&self.ring, at, iov, iov_skip, n);
+    }
+    /// `copy_out` of a large chunk, with the lock dropped for the copy (see
+    /// `COPY_UNLOCKED`; the caller holds `rx_reader`). False: the queue was
+    /// purged meanwhile and the skb is gone; the bytes copied mean nothing.
+    /// Headers may have changed meanwhile (an OOB send clears another skb's
+    /// flag): read them again.
+    pub fn copy_out_unlocked(&mut self, pos: u64, off: usize, iov: &mut [&mut [u8]], iov_skip: usize, n: usize) -> bool {
+        let at = pos + (SKB_HDR + self.hdr(pos).fp_len as usize + off) as u64;
+        self.unlocked(|ring| skb_copy_datagram_iter(ring, at, iov, iov_skip, n)).1
     }
     /// `skb_unlink` + `consume_skb` of the first skb (the only one a reader
     /// ever unlinks).
@@ -662,6 +703,37 @@ impl<'a> SkbQueue<'a> {
         }
         n
     }
+    /// `queue_tail` of a large skb that carries no fds and is no OOB skb,
+    /// with the bytes copied while the lock is dropped (see
+    /// `COPY_UNLOCKED`): the header goes in under the lock, past the tail,
+    /// and the skb is linked once its bytes are in. The caller holds the
+    /// queue's `rx_writer`, so no other skb is queued meanwhile. A queue
+    /// purged meanwhile (its socket closed) never sees the skb, and its
+    /// charge goes back to the sender as if it had been queued and freed.
+    pub fn queue_tail_unlocked(&mut self, from: SockId, iov: &[&[u8]], skip: usize, size: usize, truesize_of: impl Fn(usize) -> usize, cred: Cred) -> usize {
+        let room = capacity(self.host, self.q()).saturating_sub(self.q().used());
+        let mut n = size;
+        if SKB_HDR + ((n + 7) & !7) > room {
+            n = room.saturating_sub(SKB_HDR) & !7;
+        }
+        if n == 0 {
+            return 0;
+        }
+        let truesize = truesize_of(n);
+        let owner = skb::skb_set_owner_w(self.host, from, truesize);
+        let h = SkbHdr { len: n as u32, consumed: 0, truesize: truesize as u32, owner, flags: 0, cred, nfp: 0, fp_len: 0 };
+        let tail = self.q().tail;
+        self.set_hdr(tail, h);
+        let ((), kept) = self.unlocked(|ring| put_iov(ring, tail + SKB_HDR as u64, iov, skip, n));
+        if kept && self.q().tail == tail {
+            let q = self.q_mut();
+            q.tail += skb_rec_size(&h) as u64;
+            q.nrec += 1;
+        } else {
+            self.freed.push((owner, truesize as u32));
+        }
+        n
+    }
     /// The fd list of the skb at `pos` (`UNIXCB(skb).fp`); unless `peek`,
     /// the skb no longer holds it (`unix_detach_fds`).
     pub fn take_fp(&mut self, pos: u64, peek: bool) -> Option<ScmFpList> {
@@ -697,7 +769,9 @@ impl<'a> SkbQueue<'a> {
             fps.extend(self.take_fp(pos, false));
             self.unlink_head();
         }
-        self.q_mut().oob = 0;
+        let q = self.q_mut();
+        q.oob = 0;
+        q.gen = q.gen.wrapping_add(1);
         fps
     }
 }

@@ -526,6 +526,10 @@ pub struct RxQueue {
     /// `rcv_nxt`).
     pub urg_data: u32,
     pub urg_seq: u64,
+    /// Bumped whenever the queued bytes are dropped (`purge`, a fresh
+    /// socket in the slot): a copy made outside the lock (`tcp_sendmsg`,
+    /// `tcp_recvmsg`) checks it before it publishes what it copied.
+    pub gen: u32,
 }
 
 impl RxQueue {
@@ -541,6 +545,13 @@ pub struct SockShared {
     /// `OpsId` as u32: read lock-free by the data path's dispatch.
     pub ops: AtomicU32,
     pub rx: ShmMutex<RxQueue>,
+    /// Held by the one reader and the one writer that may copy bytes of
+    /// `rx` outside its lock (TCP's large copies): what `lock_sock` on the
+    /// receiver and on the sender serialise in the kernel. Reader and
+    /// writer copy at once, on the disjoint parts of the ring that `rx`
+    /// gave each.
+    pub rx_reader: ShmMutex<()>,
+    pub rx_writer: ShmMutex<()>,
     /// `TcpState` as u32.
     pub state: AtomicU32,
     /// RCV_SHUTDOWN | SEND_SHUTDOWN.

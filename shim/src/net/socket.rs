@@ -171,6 +171,7 @@ pub fn sk_alloc(host: &Host, g: &mut HostState, family: u16, kind: u16, protocol
         q.oob = 0;
         q.urg_data = 0;
         q.urg_seq = 0;
+        q.gen = q.gen.wrapping_add(1);
     }
     sh.ops.store(ops as u32, Ordering::Release);
     crate::pcap::sk_alloc(sh);

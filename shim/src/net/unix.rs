@@ -922,7 +922,17 @@ fn unix_stream_sendmsg_scm(host: &Host, id: SockId, msg: &SendMsg<'_>, scm: &mut
         // Only send the fds in the first buffer (unix_scm_to_skb).
         let cred = skb_creds(host, scm, id, other);
         let fp = if fds_sent { None } else { scm.fp.as_ref() };
-        let n = queue::SkbQueue::lock(host, other).queue_tail(id, &msg.iov, sent, size, skb::unix_stream_truesize, false, cred, fp);
+        let n = {
+            // One writer into other's queue at a time (its copy may run
+            // outside the queue's lock: queue::COPY_UNLOCKED).
+            let _writer = os.rx_writer.lock();
+            let mut q = queue::SkbQueue::lock(host, other);
+            if size > queue::COPY_UNLOCKED && fp.is_none() {
+                q.queue_tail_unlocked(id, &msg.iov, sent, size, skb::unix_stream_truesize, cred)
+            } else {
+                q.queue_tail(id, &msg.iov, sent, size, skb::unix_stream_truesize, false, cred, fp)
+            }
+        };
         if n > 0 && !fds_sent {
             // The skb holds the list now.
             scm.fp = None;
@@ -957,7 +967,10 @@ fn unix_stream_sendmsg_scm(host: &Host, id: SockId, msg: &SendMsg<'_>, scm: &mut
             }
             let cred = skb_creds(host, scm, id, other);
             let fp = if fds_sent { None } else { scm.fp.as_ref() };
-            let n = queue::SkbQueue::lock(host, other).queue_tail(id, &msg.iov, len, 1, |_| skb::skb_truesize(1, 0), true, cred, fp);
+            let n = {
+                let _writer = os.rx_writer.lock();
+                queue::SkbQueue::lock(host, other).queue_tail(id, &msg.iov, len, 1, |_| skb::skb_truesize(1, 0), true, cred, fp)
+            };
             if n == 1 {
                 if !fds_sent {
                     scm.fp = None;
@@ -1041,6 +1054,8 @@ fn manage_oob(q: &mut queue::SkbQueue<'_>, pos: u64, flags: i32, copied: usize, 
 fn unix_stream_recv_urg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize> {
     ktrace!("unix_stream_recv_urg");
     let s = sh(host, id);
+    // mutex_lock(&u->iolock)
+    let _reader = s.rx_reader.lock();
     let mut q = queue::SkbQueue::lock(host, id);
     let pos = match q.oob_skb() {
         Some(p) if !s.flag(SOCK_URGINLINE) => p,
@@ -1097,6 +1112,9 @@ fn unix_stream_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResul
         let seq = s.wq.prepare();
         let mut stop;
         {
+            // mutex_lock(&u->iolock): one reader at a time, whose copy may
+            // run outside the queue's lock (queue::COPY_UNLOCKED).
+            let _reader = s.rx_reader.lock();
             let mut q = queue::SkbQueue::lock(host, id);
             let mut skb = q.peek();
             'again: loop {
@@ -1150,7 +1168,16 @@ fn unix_stream_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResul
                     check_creds = true;
                 }
                 let chunk = (h.unread() - skip).min(size);
-                q.copy_out(pos, h.consumed as usize + skip, &mut msg.iov, copied, chunk);
+                if chunk > queue::COPY_UNLOCKED {
+                    if !q.copy_out_unlocked(pos, h.consumed as usize + skip, &mut msg.iov, copied, chunk) {
+                        // Purged meanwhile: the skb went before this read took it.
+                        skb = q.peek();
+                        continue 'again;
+                    }
+                    h = q.hdr(pos);
+                } else {
+                    q.copy_out(pos, h.consumed as usize + skip, &mut msg.iov, copied, chunk);
+                }
                 copied += chunk;
                 size -= chunk;
                 if !peek {

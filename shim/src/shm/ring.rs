@@ -1,8 +1,9 @@
 //! `RingMem`: a socket's receive ring, bytes in the shared mapping.
 //!
 //! Positions are free-running u64 counters; a position maps to
-//! `pos % len`. Callers hold the owning socket's receive-queue lock, which is
-//! what makes the plain copies here race-free.
+//! `pos % len`. Callers hold the owning socket's receive-queue lock, or
+//! copy into a range that queue gave them alone (TCP's reader and writer,
+//! see `net::inet`), which is what makes the plain copies here race-free.
 
 /// A view of one ring's bytes.
 pub struct RingMem<'a> {
