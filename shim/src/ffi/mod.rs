@@ -151,11 +151,18 @@ pub fn emulated(fd: i32) -> Option<(&'static Host, FdEntry)> {
     if !READY.load(Ordering::Acquire) {
         return None;
     }
-    let h = host()?;
+    let h = attached_host()?;
     let e = task::lookup(h, fd)?;
-    // The shim's own calls go to the kernel. Tested after the fd table
-    // (plain atomic loads), so the read or write of an fd that is no
-    // emulated socket, the passthrough case, costs no thread-local access.
+    not_reentrant(h, e)
+}
+
+/// The shim's own calls go to the kernel. Tested after the fd table (plain
+/// atomic loads) and out of line, so the read or write of an fd that is no
+/// emulated socket, the passthrough case, costs no thread-local access
+/// (inlined, the compiler computes the thread-local address up front, a
+/// `__tls_get_addr` call in a shared library, on every call).
+#[inline(never)]
+fn not_reentrant(h: &'static Host, e: FdEntry) -> Option<(&'static Host, FdEntry)> {
     if reentrant() {
         return None;
     }
@@ -202,7 +209,10 @@ impl CRet for isize {
     }
 }
 
-/// Runs an emulated call: guard, panic fence, errno, trace line.
+/// Runs an emulated call: guard, panic fence, errno, trace line. Out of
+/// line, so that a hook's passthrough path stays a few loads and a jump
+/// (no stack frame for the emulated path's state).
+#[inline(never)]
 pub fn run<R: CRet>(name: &str, args: impl FnOnce() -> String, f: impl FnOnce() -> KResult<i64>) -> R {
     // Guard::enter + signal::enter_call, in one thread-local access.
     let _g = Guard { was: crate::signal::enter_shim_call() };
