@@ -17,6 +17,9 @@
  *   - the epoll fd passed with SCM_RIGHTS to a process that had none
  *   - epoll_pwait2 (do_epoll_pwait2): a timespec timeout, NULL for none,
  *     EFAULT / EINVAL for a bad one before the fd is looked at
+ *   - 64 connections in one instance, a few active each round: exactly
+ *     those are reported, a peer's close wakes an idle item, and so does
+ *     a reader making room for a full writer's EPOLLOUT item
  * Results are event counts, masks and data tags, never fds or times.
  * The program re-executes itself (argv[1] = "exec-child") for the exec case.
  */
@@ -492,6 +495,96 @@ static void pwait2_cases(int kind) {
     close(s);
 }
 
+/* Many connections in one instance, few of them active at a time: each
+ * round writes to a different subset, and epoll_wait must report exactly
+ * that subset (the idle items are skipped until their socket is woken);
+ * after a drain nothing is ready; a peer closing wakes its item. */
+#define MANY 64
+static int many_wanted(int i, int round) { return (i * 7 + round * 13) % 5 == 0; }
+static void many_cases(int kind) {
+    const char *k = kinds[kind];
+    int c[MANY], s[MANY];
+    int ep = epoll_create1(0);
+    for (int i = 0; i < MANY; i++) {
+        pair_of(kind, &c[i], &s[i]);
+        add(ep, s[i], EPOLLIN | EPOLLRDHUP, (unsigned long long)i);
+    }
+    int exact = 1, idle = 1;
+    for (int round = 0; round < 20; round++) {
+        int want = 0, got = 0, seen[MANY] = {0};
+        for (int i = 0; i < MANY; i++)
+            if (many_wanted(i, round)) {
+                ts_write_full(c[i], "x", 1);
+                want++;
+            }
+        /* Loopback delivery may lag the write a little: gather until all
+         * came or a second passed. (Zero timeouts: a wait that sleeps
+         * would rescan every item when it ends.) */
+        for (int tries = 0; got < want && tries < 1000; tries++) {
+            struct epoll_event out[MANY];
+            if (tries) ts_msleep(1);
+            int n = epoll_wait(ep, out, MANY, 0);
+            for (int x = 0; x < n; x++) {
+                int i = (int)out[x].data.u64;
+                if (i < 0 || i >= MANY || !many_wanted(i, round) || out[x].events != EPOLLIN) exact = 0;
+                else if (!seen[i]) {
+                    seen[i] = 1;
+                    got++;
+                }
+            }
+        }
+        if (got != want) exact = 0;
+        for (int i = 0; i < MANY; i++)
+            if (many_wanted(i, round)) drain(s[i]);
+        struct epoll_event out[MANY];
+        if (epoll_wait(ep, out, MANY, 0) != 0) idle = 0;
+    }
+    tc_printf(ts_name("%s/many/rounds", k), "exactly the written ones: %s, none after the drain: %s", (exact ? "yes" : "no"), (idle ? "yes" : "no"));
+    for (int i = 0; i < MANY; i += 9) close(c[i]);
+    int closed_ok = 1, got = 0;
+    unsigned masks = 0;
+    for (int tries = 0; got < (MANY + 8) / 9 && tries < 1000; tries++) {
+        struct epoll_event out[MANY];
+        if (tries) ts_msleep(1);
+        int n = epoll_wait(ep, out, MANY, 0);
+        for (int x = 0; x < n; x++) {
+            if (out[x].data.u64 % 9 != 0) closed_ok = 0;
+            masks |= out[x].events;
+        }
+        if (n > 0) got = n;
+    }
+    tc_printf(ts_name("%s/many/peer-closed", k), "= %d, only the closed ones: %s, events %s", got, (closed_ok ? "yes" : "no"),
+              mask_name(masks));
+    /* A full writer's EPOLLOUT item goes quiet; the reader draining the
+     * queue wakes it. */
+    int ep2 = epoll_create1(0), w = c[1], r = s[1];
+    add(ep2, w, EPOLLOUT, 1);
+    int fl = fcntl(w, F_GETFL);
+    fcntl(w, F_SETFL, fl | O_NONBLOCK);
+    static char junk[65536];
+    while (send(w, junk, sizeof junk, MSG_DONTWAIT) > 0) {
+    }
+    struct epoll_event o[2];
+    int full = epoll_wait(ep2, o, 2, 0);
+    ts_msleep(20);
+    full += epoll_wait(ep2, o, 2, 0);
+    drain(r);
+    int again = 0;
+    for (int tries = 0; again <= 0 && tries < 1000; tries++) {
+        if (tries) ts_msleep(1);
+        drain(r);
+        again = epoll_wait(ep2, o, 2, 0);
+    }
+    tc_printf(ts_name("%s/many/writable-again", k), "full: %d, drained: %s", full,
+              again == 1 ? mask_name(o[0].events) : "nothing");
+    close(ep2);
+    for (int i = 0; i < MANY; i++) {
+        if (i % 9) close(c[i]);
+        close(s[i]);
+    }
+    close(ep);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "exec-child") == 0) return exec_child(argc, argv);
     ts_init("t_epoll");
@@ -508,6 +601,7 @@ int main(int argc, char **argv) {
         exec_cases(k);
         scm_cases(k);
         pwait2_cases(k);
+        many_cases(k);
     }
     return tc_done();
 }

@@ -521,6 +521,8 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut e
                 last_seq: wq.seq().wrapping_sub(1),
                 disabled: false,
                 watch: encode(watch),
+                quiet: false,
+                quiet_seq: 0,
                 prev: 0,
                 next: 0,
                 hnext: 0,
@@ -547,6 +549,7 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut e
             it.events = events;
             it.data = data;
             it.disabled = false;
+            it.quiet = false;
             it.last_seq = wq.seq().wrapping_sub(1);
             drop(t);
             if let Some(w) = waiter::get() {
@@ -572,8 +575,12 @@ pub unsafe extern "C" fn epoll_ctl(epfd: c_int, op: c_int, fd: c_int, ev: *mut e
 
 /// `ep_send_events` for the emulated interests: ready events into `out`.
 /// A reported level-triggered item goes to the end of the list, as the
-/// kernel puts it back at the tail of the ready list.
-fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Vec<epoll_event>, max: usize) {
+/// kernel puts it back at the tail of the ready list. An item that had
+/// nothing to report and whose socket was not woken since is skipped
+/// (`EpItem::quiet`: a scan of a thousand idle connections costs a load
+/// each, not two lock round trips), unless `force` (the periodic rescan of
+/// a long sleep, should some change have come without a wake-up).
+fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Vec<epoll_event>, max: usize, force: bool) {
     let last = t.eps[ep as usize].tail;
     let mut i = t.eps[ep as usize].head;
     // On the stack for the usual handful (no allocation per epoll_wait).
@@ -590,17 +597,26 @@ fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Ve
         } else if !it.disabled {
             let sock = SockId(it.sock);
             let seq = h.shared()[sock.idx()].wq.seq();
-            let want = it.events | (libc::EPOLLERR | libc::EPOLLHUP) as u32;
-            let mask = net::sock_poll(h, sock) & want;
-            if mask != 0 && !(it.events & libc::EPOLLET as u32 != 0 && seq == it.last_seq) {
+            // Not woken since it had nothing: not on the ready list.
+            let woken = !it.quiet || seq != it.quiet_seq || force;
+            if woken {
+                let want = it.events | (libc::EPOLLERR | libc::EPOLLHUP) as u32;
+                let mask = net::sock_poll(h, sock) & want;
+                let reported = mask != 0 && !(it.events & libc::EPOLLET as u32 != 0 && seq == it.last_seq);
                 let m = &mut t.items[idx as usize];
-                m.last_seq = seq;
-                if it.events & libc::EPOLLONESHOT as u32 != 0 {
-                    m.disabled = true;
-                } else if it.events & libc::EPOLLET as u32 == 0 {
-                    again.push(idx);
+                // Not ready, or edge-triggered and already reported at this
+                // sequence: nothing to say until the next wake-up.
+                m.quiet = !reported;
+                m.quiet_seq = seq;
+                if reported {
+                    m.last_seq = seq;
+                    if it.events & libc::EPOLLONESHOT as u32 != 0 {
+                        m.disabled = true;
+                    } else if it.events & libc::EPOLLET as u32 == 0 {
+                        again.push(idx);
+                    }
+                    out.push(epoll_event { events: mask, u64: it.data });
                 }
-                out.push(epoll_event { events: mask, u64: it.data });
             }
         }
         if end {
@@ -645,6 +661,8 @@ fn do_wait(h: &Host, epfd: c_int, ep: u32, gen: u32, out: *mut epoll_event, max:
     let area = h.epoll();
     let deadline = (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
     let spin = timeout != 0;
+    // A sleep that ran out without a wake-up is followed by a full scan.
+    let mut force = false;
     let events = loop {
         let mut got = Vec::new();
         let mut wid = 0;
@@ -655,7 +673,7 @@ fn do_wait(h: &Host, epfd: c_int, ep: u32, gen: u32, out: *mut epoll_event, max:
                 wid = t.eps[ep as usize].waiter;
                 let slot = waiter::get().and_then(|w| w.slot(wid));
                 let seen = slot.map(|w| w.seq.load(Ordering::SeqCst));
-                collect(h, area, &mut t, ep, &mut got, max);
+                collect(h, area, &mut t, ep, &mut got, max, force);
                 if got.is_empty() && spin {
                     pokes = slot.zip(seen);
                 }
@@ -672,7 +690,7 @@ fn do_wait(h: &Host, epfd: c_int, ep: u32, gen: u32, out: *mut epoll_event, max:
             if crate::net::sock::spin_until(|| w.seq.load(Ordering::Acquire) != seen) {
                 let mut t = area.table.lock();
                 if t.valid(ep, gen) {
-                    collect(h, area, &mut t, ep, &mut got, max);
+                    collect(h, area, &mut t, ep, &mut got, max, force);
                 }
             }
         }
@@ -682,7 +700,7 @@ fn do_wait(h: &Host, epfd: c_int, ep: u32, gen: u32, out: *mut epoll_event, max:
                 if got.is_empty() {
                     set_armed(wid, true);
                     // A change between the scan and the arming is caught here.
-                    collect(h, area, &mut t, ep, &mut got, max);
+                    collect(h, area, &mut t, ep, &mut got, max, force);
                     if !got.is_empty() {
                         set_armed(wid, false);
                     }
@@ -723,13 +741,14 @@ fn do_wait(h: &Host, epfd: c_int, ep: u32, gen: u32, out: *mut epoll_event, max:
             let mut got = Vec::new();
             let mut t = area.table.lock();
             if t.valid(ep, gen) {
-                collect(h, area, &mut t, ep, &mut got, max);
+                collect(h, area, &mut t, ep, &mut got, max, force);
             }
             break got;
         }
         if !fired && crate::task::reap_dead(h) > 0 {
             gc(h);
         }
+        force = !fired;
     };
     let n = events.len();
     // SAFETY: plausibility checked; `n <= max` events fit the program's array.

@@ -63,6 +63,12 @@ pub struct EpItem {
     pub disabled: bool,
     /// The watcher slot taken on the socket's wait queue (255: overflow).
     pub watch: u8,
+    /// The item had nothing to report when its socket's wait-queue
+    /// sequence was `quiet_seq`: until the socket is woken (the sequence
+    /// moves), a scan skips it, as the kernel's ready list holds only
+    /// items whose wait queue called back (`ep_poll_callback`).
+    pub quiet: bool,
+    pub quiet_seq: u32,
     /// Instance list and hash chain links (index + 1, 0: none).
     pub prev: u32,
     pub next: u32,
@@ -275,7 +281,7 @@ mod tests {
     }
 
     fn item(fd: i32, sock: u32) -> EpItem {
-        EpItem { ep: 0, fd, sock, epoch: 0, events: 1, data: fd as u64, last_seq: 0, disabled: false, watch: 0, prev: 0, next: 0, hnext: 0 }
+        EpItem { ep: 0, fd, sock, epoch: 0, events: 1, data: fd as u64, last_seq: 0, disabled: false, watch: 0, quiet: false, quiet_seq: 0, prev: 0, next: 0, hnext: 0 }
     }
 
     #[test]
