@@ -98,6 +98,17 @@ record() {
 		esac
 	done
 }
+# record_or_fail BENCH VARIANT REP LINE: LINE's figures, or a failure when
+# the program printed none; a dot or an x on the progress line.
+record_or_fail() {
+	if [ -n "$4" ]; then
+		record "$1" "$2" "$3" "$4"
+		printf '.' >&2
+	else
+		fail "$1" "$2" "$3"
+		printf 'x' >&2
+	fi
+}
 fail() {
 	echo "bench: $1 ($2) failed: $(tail -n 3 "$LOG" 2>/dev/null | tr '\n' ' ')" >&2
 	echo "$1,$2,$3,failed,1" >>"$RAW"
@@ -271,13 +282,7 @@ for row in csv.reader(sys.stdin):
     if len(row) >= 2 and row[0] != "test":
         out.append(row[0].lower() + "_rps=" + row[1])
 print(" ".join(out))')
-	if [ -n "$line" ]; then
-		record "redis_P$P" "$v" "$r" "$line"
-		printf '.' >&2
-	else
-		fail "redis_P$P" "$v" "$r"
-		printf 'x' >&2
-	fi
+	record_or_fail "redis_P$P" "$v" "$r" "$line"
 }
 
 if want redis; then
@@ -333,13 +338,7 @@ if d and a and p50 and p99:
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	drop_ns
-	if [ -n "$line" ]; then
-		record "$b" "$v" "$r" "$line"
-		printf '.' >&2
-	else
-		fail "$b" "$v" "$r"
-		printf 'x' >&2
-	fi
+	record_or_fail "$b" "$v" "$r" "$line"
 }
 
 if want sockperf; then

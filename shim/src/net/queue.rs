@@ -48,16 +48,8 @@ fn put_iov(ring: &RingMem<'_>, mut pos: u64, iov: &[&[u8]], mut skip: usize, mut
 }
 
 /// Copies `n` bytes out of the ring at `pos` into a list of buffers.
-fn get_iov(ring: &RingMem<'_>, mut pos: u64, iov: &mut [&mut [u8]], mut n: usize) {
-    for b in iov.iter_mut() {
-        if n == 0 {
-            break;
-        }
-        let take = b.len().min(n);
-        ring.read_at(pos, &mut b[..take]);
-        pos += take as u64;
-        n -= take;
-    }
+fn get_iov(ring: &RingMem<'_>, pos: u64, iov: &mut [&mut [u8]], n: usize) {
+    skb_copy_datagram_iter(ring, pos, iov, 0, n);
 }
 
 pub fn iov_len(iov: &[&[u8]]) -> usize {
