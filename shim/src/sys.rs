@@ -114,6 +114,35 @@ pub fn pid_alive(pid: u32) -> bool {
 }
 
 
+/// Reads /proc/<pid>/stat: (state char, starttime), or None if gone.
+pub fn proc_stat(pid: u32) -> Option<(u8, u64)> {
+    let path = format!("/proc/{pid}/stat\0");
+    // SAFETY: path is NUL-terminated; the fd is closed below.
+    let fd = unsafe { syscall!(SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }.ok()?;
+    let mut buf = [0u8; 1024];
+    // SAFETY: reads into a stack buffer of the given length.
+    let n = unsafe { syscall!(SYS_read, fd, buf.as_mut_ptr(), buf.len()) };
+    close_fd(fd as i32);
+    let n = n.ok()?;
+    let s = &buf[..n];
+    // "pid (comm) S ppid ..." — comm may hold spaces and parens: split at the last ')'.
+    let close = s.iter().rposition(|&c| c == b')')?;
+    let rest = std::str::from_utf8(&s[close + 1..]).ok()?;
+    let mut f = rest.split_ascii_whitespace();
+    let state = f.next()?.as_bytes()[0];
+    // After the state, starttime is the 19th field (field 22 overall).
+    let start = f.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// Whether a thread (or process) with this id still runs: it exists and is
+/// no zombie. A thread killed with SIGKILL leaves a zombie until its parent
+/// reaps it, and the parent may be waiting on whatever the dead one held:
+/// for a lock, the zombie is gone (the kernel would have let go at once).
+pub fn task_running(tid: u32) -> bool {
+    pid_alive(tid) && !matches!(proc_stat(tid), None | Some((b'Z', _)) | Some((b'X', _)))
+}
+
 /// Closes one of the shim's own fds, ignoring errors (as close's contract allows).
 pub fn close_fd(fd: i32) {
     // SAFETY: closing an fd number is memory-safe whatever the number.

@@ -168,26 +168,6 @@ pub fn epoll_entries(host: &Host, slot: usize, limit: u32) -> Vec<(i32, u32, u32
         .collect()
 }
 
-/// Reads /proc/<pid>/stat: (state char, starttime), or None if gone.
-fn proc_stat(pid: u32) -> Option<(u8, u64)> {
-    let path = format!("/proc/{pid}/stat\0");
-    // SAFETY: path is NUL-terminated; the fd is closed below.
-    let fd = unsafe { syscall!(SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }.ok()?;
-    let mut buf = [0u8; 1024];
-    // SAFETY: reads into a stack buffer of the given length.
-    let n = unsafe { syscall!(SYS_read, fd, buf.as_mut_ptr(), buf.len()) };
-    sys::close_fd(fd as i32);
-    let n = n.ok()?;
-    let s = &buf[..n];
-    // "pid (comm) S ppid ..." — comm may hold spaces and parens: split at the last ')'.
-    let close = s.iter().rposition(|&c| c == b')')?;
-    let rest = std::str::from_utf8(&s[close + 1..]).ok()?;
-    let mut f = rest.split_ascii_whitespace();
-    let state = f.next()?.as_bytes()[0];
-    // After the state, starttime is the 19th field (field 22 overall).
-    let start = f.nth(18)?.parse().ok()?;
-    Some((state, start))
-}
 
 /// Whether the process in a slot is still running (not gone, not a zombie,
 /// not a recycled pid).
@@ -195,7 +175,7 @@ fn slot_alive(p: &ProcCtl) -> bool {
     if !sys::pid_alive(p.pid) {
         return false;
     }
-    match proc_stat(p.pid) {
+    match sys::proc_stat(p.pid) {
         None => false,
         Some((b'Z', _)) | Some((b'X', _)) => false,
         Some((_, st)) => p.starttime == 0 || st == p.starttime,
@@ -206,7 +186,7 @@ fn slot_alive(p: &ProcCtl) -> bool {
 /// process image, with the host lock held.
 pub fn attach(host: &Host, g: &mut HostState) -> KResult<()> {
     let pid = sys::getpid();
-    let (_, start) = proc_stat(pid).unwrap_or((b'R', 0));
+    let (_, start) = sys::proc_stat(pid).unwrap_or((b'R', 0));
     // After exec the slot is already ours: same pid, same start time.
     if let Some(slot) = (0..MAX_PROCS).find(|&i| g.procs[i].in_use && g.procs[i].pid == pid) {
         if g.procs[slot].starttime == 0 || g.procs[slot].starttime == start {
@@ -461,7 +441,7 @@ pub fn attach_child(host: &Host) {
     let mut g = host.header().host.lock();
     let pid = sys::getpid();
     if let Some(slot) = (0..MAX_PROCS).find(|&i| g.procs[i].in_use && g.procs[i].pid == pid) {
-        if let Some((_, st)) = proc_stat(pid) {
+        if let Some((_, st)) = sys::proc_stat(pid) {
             g.procs[slot].starttime = st;
         }
         SLOT.store(slot, Ordering::Release);

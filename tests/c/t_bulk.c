@@ -12,6 +12,10 @@
  *                  every byte once (count and byte histogram)
  *   reader-closes  the reader closes with data unread while the writer is
  *                  in a 1 MiB send: the writer's first error
+ *   writer-killed  a writer process is killed with SIGKILL mid-stream: the
+ *                  reader gets the queued bytes in order, then EOF
+ *   reader-killed  one of two reader processes is killed mid-stream (it
+ *                  may hold the reader lock): the other reads on to EOF
  * Every byte of the stream is a function of its offset, so the reader
  * checks order and content.
  */
@@ -277,15 +281,119 @@ static void c_reader_closes(enum kind k) {
     close(w);
 }
 
+/* A writer process sending 1 MiB chunks is killed with SIGKILL in the
+ * middle of the stream (likely inside a copy): the reader gets what was
+ * queued, in order, then EOF, and a second writer process on the same
+ * socket... is not needed: the lock the dead writer may hold is taken
+ * over by the next user. Here, the reader's own reads must not stall. */
+static void c_writer_killed(enum kind k) {
+    int w, r;
+    make_pair(k, &w, &r);
+    pid_t pid = fork();
+    if (pid < 0) tc_die("fork");
+    if (pid == 0) {
+        close(r);
+        write_stream(w, 1u << 30, (const size_t[]){1u << 20}, 1);
+        _exit(0);
+    }
+    close(w);
+    unsigned char *buf = malloc(1u << 20);
+    if (!buf) tc_die("malloc");
+    size_t off = 0;
+    int intact = 1, killed = 0;
+    for (;;) {
+        ssize_t n = recv(r, buf, 1u << 20, 0);
+        if (n <= 0) break;
+        if (check(buf, off, (size_t)n) >= 0) intact = 0;
+        off += (size_t)n;
+        if (!killed && off >= (5u << 20)) {
+            kill(pid, SIGKILL);
+            killed = 1;
+        }
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    tc_printf(ts_name("bulk/%s/writer-killed", kind_names[k]), "EOF after the kill: %s, intact: %s",
+              killed && off < (1u << 30) ? "yes" : "no", intact ? "yes" : "no");
+    free(buf);
+    close(r);
+}
+
+/* Two reader processes share the socket; one is killed with SIGKILL while
+ * the stream flows (likely inside a copy, holding the reader lock): the
+ * other goes on reading to the end. */
+static void c_reader_killed(enum kind k) {
+    int w, r;
+    make_pair(k, &w, &r);
+    int pp[2];
+    if (pipe(pp) < 0) tc_die("pipe");
+    pid_t victim = fork();
+    if (victim < 0) tc_die("fork");
+    if (victim == 0) {
+        close(w);
+        unsigned char *buf = malloc(1u << 20);
+        for (;;)
+            if (recv(r, buf, 1u << 20, 0) <= 0) _exit(0);
+    }
+    pid_t survivor = fork();
+    if (survivor < 0) tc_die("fork");
+    if (survivor == 0) {
+        close(w);
+        close(pp[0]);
+        unsigned char *buf = malloc(1u << 20);
+        size_t got = 0;
+        for (;;) {
+            ssize_t n = recv(r, buf, 1u << 20, 0);
+            if (n <= 0) break;
+            got += (size_t)n;
+        }
+        char line[32];
+        int len = snprintf(line, sizeof line, "%d", got > 0);
+        if (write(pp[1], line, (size_t)len) != len) _exit(3);
+        _exit(0);
+    }
+    close(r);
+    close(pp[1]);
+    static const size_t ws[] = {1u << 20, 300000};
+    unsigned char *buf = malloc(1u << 20);
+    if (!buf) tc_die("malloc");
+    size_t off = 0;
+    int sent_ok = 1;
+    for (int i = 0; off < (64u << 20); i++) {
+        size_t n = ws[i % 2];
+        fill(buf, off, n);
+        ssize_t m = send(w, buf, n, MSG_NOSIGNAL);
+        if (m <= 0) {
+            sent_ok = 0;
+            break;
+        }
+        off += (size_t)m;
+        if (i == 8) kill(victim, SIGKILL);
+    }
+    shutdown(w, SHUT_WR);
+    char line[32] = {0};
+    ssize_t n = ts_read_full(pp[0], line, sizeof line - 1);
+    int st1, st2;
+    waitpid(victim, &st1, 0);
+    waitpid(survivor, &st2, 0);
+    tc_printf(ts_name("bulk/%s/reader-killed", kind_names[k]), "all sent: %s, the other reader read to EOF: %s",
+              sent_ok ? "yes" : "no", n > 0 && line[0] == '1' && WIFEXITED(st2) && WEXITSTATUS(st2) == 0 ? "yes" : "no");
+    free(buf);
+    close(pp[0]);
+    close(w);
+}
+
 int main(void) {
     ts_init("bulk");
     signal(SIGPIPE, SIG_IGN);
-    alarm(120);
+    alarm(60);
     for (int k = K_PAIR; k <= K_TCP6; k++) {
         c_sizes(k);
         c_waitall(k);
         c_two_readers(k);
         c_reader_closes(k);
+        c_writer_killed(k);
+        c_reader_killed(k);
     }
     return 0;
 }

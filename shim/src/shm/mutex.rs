@@ -3,8 +3,10 @@
 //! The word holds 0 (free) or the holder's thread id, with `WAITERS` set
 //! when somebody sleeps on it. Uncontended lock and unlock are one atomic
 //! each, no system call. A waiter sleeps on the futex with a bounded time-out
-//! and, when it expires, checks that the holder still exists: a holder killed
+//! and, when it expires, checks that the holder still runs: a holder killed
 //! with SIGKILL while holding the lock would otherwise stop the whole host.
+//! A zombie counts as gone (its parent, not yet reaping it, may be the one
+//! waiting, as the kernel lets go of a killed task's locks at once).
 //! The waiter then takes the lock over (the state it protects was left at a
 //! consistent point in all but the narrowest windows; see ARCHITECTURE.md).
 
@@ -65,7 +67,7 @@ impl<T> ShmMutex<T> {
             if let Err(e) = futex::wait(&self.word, cur | WAITERS, Some(OWNER_CHECK)) {
                 if e == crate::errno::Errno::ETIMEDOUT {
                     let owner = cur & TID_MASK;
-                    if owner != 0 && !sys::pid_alive(owner) {
+                    if owner != 0 && !sys::task_running(owner) {
                         // The holder died holding the lock: take it over.
                         if self
                             .word
