@@ -282,10 +282,8 @@ static void c_reader_closes(enum kind k) {
 }
 
 /* A writer process sending 1 MiB chunks is killed with SIGKILL in the
- * middle of the stream (likely inside a copy): the reader gets what was
- * queued, in order, then EOF, and a second writer process on the same
- * socket... is not needed: the lock the dead writer may hold is taken
- * over by the next user. Here, the reader's own reads must not stall. */
+ * middle of the stream (likely inside a copy, holding the writer lock):
+ * the reader gets what was queued, in order, then EOF. */
 static void c_writer_killed(enum kind k) {
     int w, r;
     make_pair(k, &w, &r);
