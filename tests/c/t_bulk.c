@@ -79,6 +79,14 @@ static void make_pair(enum kind k, int *w, int *r) {
     }
 }
 
+/* fork(), the child closing `fd` (its end of the pair is the other). */
+static pid_t fork_closing(int fd) {
+    pid_t pid = fork();
+    if (pid < 0) tc_die("fork");
+    if (pid == 0) close(fd);
+    return pid;
+}
+
 static const size_t wsizes[] = {1, 4096, 16385, 65536, 65537, 200000, 1u << 20, 3u << 20, 7, 262144, 262145};
 static const size_t rsizes[] = {100, 16385, 65536, 300000, 1u << 20, 4u << 20, 16384, 262144};
 
@@ -112,10 +120,8 @@ static int write_stream(int fd, size_t total, const size_t *sizes, size_t nsizes
 static void c_sizes(enum kind k) {
     int w, r;
     make_pair(k, &w, &r);
-    pid_t pid = fork();
-    if (pid < 0) tc_die("fork");
+    pid_t pid = fork_closing(r);
     if (pid == 0) {
-        close(r);
         int rc = write_stream(w, TOTAL, wsizes, sizeof wsizes / sizeof *wsizes);
         shutdown(w, SHUT_WR);
         _exit(rc);
@@ -241,11 +247,9 @@ static void c_two_readers(enum kind k) {
 static void c_reader_closes(enum kind k) {
     int w, r;
     make_pair(k, &w, &r);
-    pid_t pid = fork();
-    if (pid < 0) tc_die("fork");
+    pid_t pid = fork_closing(w);
     if (pid == 0) {
         /* The reader: 100 KiB, then close with more queued. */
-        close(w);
         unsigned char *buf = malloc(100000);
         size_t off = 0;
         int ok = buf != NULL;
@@ -287,10 +291,8 @@ static void c_reader_closes(enum kind k) {
 static void c_writer_killed(enum kind k) {
     int w, r;
     make_pair(k, &w, &r);
-    pid_t pid = fork();
-    if (pid < 0) tc_die("fork");
+    pid_t pid = fork_closing(r);
     if (pid == 0) {
-        close(r);
         write_stream(w, 1u << 30, (const size_t[]){1u << 20}, 1);
         _exit(0);
     }
@@ -325,18 +327,14 @@ static void c_reader_killed(enum kind k) {
     make_pair(k, &w, &r);
     int pp[2];
     if (pipe(pp) < 0) tc_die("pipe");
-    pid_t victim = fork();
-    if (victim < 0) tc_die("fork");
+    pid_t victim = fork_closing(w);
     if (victim == 0) {
-        close(w);
         unsigned char *buf = malloc(1u << 20);
         for (;;)
             if (recv(r, buf, 1u << 20, 0) <= 0) _exit(0);
     }
-    pid_t survivor = fork();
-    if (survivor < 0) tc_die("fork");
+    pid_t survivor = fork_closing(w);
     if (survivor == 0) {
-        close(w);
         close(pp[0]);
         unsigned char *buf = malloc(1u << 20);
         size_t got = 0;
