@@ -1461,9 +1461,7 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
                 // at most COPY_STEP, so the reader starts on it early.
                 let n = room.min(queue::COPY_STEP);
                 let gen = q.gen;
-                drop(q);
-                queue::stream_put_at(host, peer, rcv_nxt, &msg.iov, sent, n);
-                q = ps.rx.lock();
+                q.unlocked(|| queue::stream_put_at(host, peer, rcv_nxt, &msg.iov, sent, n));
                 if q.gen == gen && q.tail == rcv_nxt {
                     q.tail += n as u64;
                 } else {
@@ -1474,7 +1472,9 @@ fn tcp_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
                 }
                 n
             } else {
-                queue::stream_put_locked(host, peer, &mut q, &msg.iov, sent, len - sent)
+                queue::stream_put_at(host, peer, rcv_nxt, &msg.iov, sent, room);
+                q.tail += room as u64;
+                room
             };
             if oob && n > 0 {
                 // tcp_push -> tcp_mark_urg: snd_up = write_seq, so the
@@ -1640,9 +1640,7 @@ fn tcp_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize>
                             // writer reuses their room, until head moves.
                             used = used.min(queue::COPY_STEP);
                             let gen = q.gen;
-                            drop(q);
-                            queue::stream_copy_at(host, id, seq, &mut msg.iov, copied, used);
-                            q = s.rx.lock();
+                            q.unlocked(|| queue::stream_copy_at(host, id, seq, &mut msg.iov, copied, used));
                             // Purged meanwhile: the bytes were dropped
                             // before this read took them.
                             purged = q.gen != gen;

@@ -114,18 +114,6 @@ pub fn stream_put_at(host: &Host, to: SockId, pos: u64, iov: &[&[u8]], skip: usi
     put_iov(&host.ring(to.idx()), pos, iov, skip, n);
 }
 
-/// Byte stream, with the queue lock held by the caller: appends up to `n`
-/// bytes of `iov` (after `skip`); returns how many fit.
-pub fn stream_put_locked(host: &Host, to: SockId, q: &mut RxQueue, iov: &[&[u8]], skip: usize, n: usize) -> usize {
-    let room = capacity(host, q).saturating_sub(q.used());
-    let take = room.min(n);
-    if take > 0 {
-        put_iov(&host.ring(to.idx()), q.tail, iov, skip, take);
-        q.tail += take as u64;
-    }
-    take
-}
-
 /// Bytes queued (FIONREAD on a stream).
 pub fn queued(host: &Host, me: SockId) -> usize {
     host.shared()[me.idx()].rx.lock().used()
@@ -528,7 +516,6 @@ fn skb_copy_datagram_iter(ring: &RingMem<'_>, mut at: u64, iov: &mut [&mut [u8]]
 /// once the lock is dropped.
 pub struct SkbQueue<'a> {
     host: &'a Host,
-    me: SockId,
     q: Option<ShmGuard<'a, RxQueue>>,
     ring: RingMem<'a>,
     freed: super::smallvec::SmallVec<(Owner, u32), 8>,
@@ -537,16 +524,16 @@ pub struct SkbQueue<'a> {
 impl<'a> SkbQueue<'a> {
     pub fn lock(host: &'a Host, me: SockId) -> SkbQueue<'a> {
         let q = host.shared()[me.idx()].rx.lock();
-        SkbQueue { host, me, q: Some(q), ring: host.ring(me.idx()), freed: Default::default() }
+        SkbQueue { host, q: Some(q), ring: host.ring(me.idx()), freed: Default::default() }
     }
-    /// Runs `f` with the queue's lock dropped; returns what it gave and
+    /// Runs `f` with the queue's lock let go; returns what it gave and
     /// whether the queue was left unpurged meanwhile.
     fn unlocked<R>(&mut self, f: impl FnOnce(&RingMem<'a>) -> R) -> (R, bool) {
-        let gen = self.q().gen;
-        drop(self.q.take());
-        let r = f(&self.ring);
-        self.q = Some(self.host.shared()[self.me.idx()].rx.lock());
-        (r, self.q().gen == gen)
+        let ring = &self.ring;
+        let q = self.q.as_mut().expect("held until drop");
+        let gen = q.gen;
+        let r = q.unlocked(|| f(ring));
+        (r, q.gen == gen)
     }
     fn q(&self) -> &RxQueue {
         self.q.as_ref().expect("held until drop")

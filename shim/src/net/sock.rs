@@ -527,8 +527,8 @@ pub struct RxQueue {
     pub urg_data: u32,
     pub urg_seq: u64,
     /// Bumped whenever the queued bytes are dropped (`purge`, a fresh
-    /// socket in the slot): a copy made outside the lock (`tcp_sendmsg`,
-    /// `tcp_recvmsg`) checks it before it publishes what it copied.
+    /// socket in the slot): a copy made outside the lock (see
+    /// `queue::COPY_UNLOCKED`) checks it before it publishes what it copied.
     pub gen: u32,
 }
 
@@ -546,8 +546,9 @@ pub struct SockShared {
     pub ops: AtomicU32,
     pub rx: ShmMutex<RxQueue>,
     /// Held by the one reader and the one writer that may copy bytes of
-    /// `rx` outside its lock (TCP's large copies): what `lock_sock` on the
-    /// receiver and on the sender serialise in the kernel. Reader and
+    /// `rx` outside its lock (large TCP and AF_UNIX stream copies): what
+    /// `lock_sock` (TCP) and `u->iolock` (AF_UNIX readers) serialise in
+    /// the kernel. Reader and
     /// writer copy at once, on the disjoint parts of the ring that `rx`
     /// gave each.
     pub rx_reader: ShmMutex<()>,

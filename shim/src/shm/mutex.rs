@@ -36,11 +36,15 @@ unsafe impl<T: Send> Sync for ShmMutex<T> {}
 impl<T> ShmMutex<T> {
     /// Takes the lock, sleeping while another thread (of any process) holds it.
     pub fn lock(&self) -> ShmGuard<'_, T> {
+        self.acquire();
+        ShmGuard { m: self }
+    }
+
+    fn acquire(&self) {
         let me = sys::gettid() & TID_MASK;
         if self.word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
             self.lock_slow(me);
         }
-        ShmGuard { m: self }
     }
 
     #[cold]
@@ -114,6 +118,18 @@ impl<T> DerefMut for ShmGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in `deref`, and `&mut self` makes this access unique.
         unsafe { &mut *self.m.data.get() }
+    }
+}
+
+impl<T> ShmGuard<'_, T> {
+    /// Runs `f` with the lock let go, and takes it again before returning:
+    /// the data may have changed meanwhile (the guard still gives access
+    /// only while the lock is held, as `f` cannot reach it).
+    pub fn unlocked<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.m.unlock();
+        let r = f();
+        self.m.acquire();
+        r
     }
 }
 
