@@ -54,21 +54,42 @@ static LATE_USED: AtomicBool = AtomicBool::new(false);
 
 /// `ktrace!("unix_stream_connect")`: records a kernel function on the path.
 /// The arguments are evaluated only when the kernel path is traced.
+///
+/// What is inlined at a trace point is `kernel_on()` (one relaxed load and
+/// a compare) and the call of a closure-taking cold function: the
+/// formatting, and log's filter lookup, stay out of line. A fatter point
+/// (log's own `log_enabled!` and a `format_args!` built in place) made the
+/// functions that hold one too big to inline: `__sys_sendmsg` and
+/// `__sys_recvmsg` stayed calls, about 45 instructions per read/write pair
+/// over a build with the points compiled out.
 #[macro_export]
 macro_rules! ktrace {
     ($($arg:tt)*) => {
-        if cfg!(not(feature = "notrace")) && log::log_enabled!(target: "netshim::kernel", log::Level::Trace) {
-            $crate::trace::push_fmt(format_args!($($arg)*));
+        if $crate::trace::kernel_on() {
+            $crate::trace::push_with(|| ::std::format!($($arg)*));
         }
     };
 }
 
-/// `ktrace!`'s out-of-line half: formatting stays off the hot path, which
-/// only pays the level check.
+/// Whether the kernel path is traced: log's global level first (a relaxed
+/// load), the per-target filter only when that level lets trace through.
+#[inline(always)]
+pub fn kernel_on() -> bool {
+    cfg!(not(feature = "notrace")) && log::max_level() >= log::LevelFilter::Trace && target_on(KERNEL, log::Level::Trace)
+}
+
+/// The filter of one target, out of line (a call through the logger).
 #[cold]
 #[inline(never)]
-pub fn push_fmt(args: std::fmt::Arguments<'_>) {
-    push(std::fmt::format(args));
+fn target_on(target: &str, level: log::Level) -> bool {
+    log::logger().enabled(&log::Metadata::builder().level(level).target(target).build())
+}
+
+/// `ktrace!`'s out-of-line half: the formatting.
+#[cold]
+#[inline(never)]
+pub fn push_with(f: impl FnOnce() -> String) {
+    push(f());
 }
 
 pub fn push(s: String) {
@@ -99,7 +120,7 @@ pub fn take_path() -> Vec<String> {
 /// printed under the next call's line).
 #[inline]
 pub fn clear_path() {
-    if cfg!(not(feature = "notrace")) && log::log_enabled!(target: "netshim::kernel", log::Level::Trace) {
+    if kernel_on() {
         drop_path();
     }
 }
@@ -110,10 +131,17 @@ fn drop_path() {
     take_path();
 }
 
+/// Whether any trace line can be wanted (log's level lets debug through):
+/// the first, cheap, test of `run`.
+#[inline(always)]
+pub fn any_on() -> bool {
+    cfg!(not(feature = "notrace")) && log::max_level() >= log::LevelFilter::Debug
+}
+
 /// Whether per-call lines are wanted.
 #[inline]
 pub fn calls_enabled() -> bool {
-    cfg!(not(feature = "notrace")) && log::log_enabled!(target: "netshim::call", log::Level::Debug)
+    cfg!(not(feature = "notrace")) && log::max_level() >= log::LevelFilter::Debug && target_on(CALL, log::Level::Debug)
 }
 
 /// Sets the return value the argument formatters of this call see.

@@ -304,6 +304,7 @@ unsafe fn recv_bufs<'a>(msg: &mut RecvMsg<'a>, bufs: impl IntoIterator<Item = (u
     Ok(())
 }
 
+#[inline]
 fn recv_common(h: &Host, e: FdEntry, msg: &mut RecvMsg<'_>) -> KResult<i64> {
     net::__sys_recvmsg(h, e.sock, msg).map(|n| n as i64)
 }

@@ -216,17 +216,9 @@ impl CRet for isize {
 pub fn run<R: CRet>(name: &str, args: impl FnOnce() -> String, f: impl FnOnce() -> KResult<i64>) -> R {
     // Guard::enter + signal::enter_call, in one thread-local access.
     let _g = Guard { was: crate::signal::enter_shim_call() };
-    crate::trace::clear_path();
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        log::error!(target: "netshim", "panic inside {name}; returning EIO");
-        Err(Errno::EIO)
-    });
-    // A call that cannot hand its socket to the kernel (sendmmsg) says what
-    // NETSHIM_NONLOCAL=refuse would.
-    let r = r.map_err(|e| if e == Errno::HANDOFF { Errno::ENETUNREACH } else { e });
-    if crate::trace::calls_enabled() {
-        trace_call(name, args, &r);
-    }
+    // Tracing off (one load and a branch), the call is all there is: the
+    // argument formatter is not kept alive across it.
+    let r = if crate::trace::any_on() { run_traced(name, args, f) } else { fenced(name, f) };
     match r {
         Ok(v) => R::from_ok(v),
         Err(e) => {
@@ -234,6 +226,30 @@ pub fn run<R: CRet>(name: &str, args: impl FnOnce() -> String, f: impl FnOnce() 
             R::minus_one()
         }
     }
+}
+
+/// The call inside the panic fence.
+#[inline(always)]
+fn fenced(name: &str, f: impl FnOnce() -> KResult<i64>) -> KResult<i64> {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        log::error!(target: "netshim", "panic inside {name}; returning EIO");
+        Err(Errno::EIO)
+    });
+    // A call that cannot hand its socket to the kernel (sendmmsg) says what
+    // NETSHIM_NONLOCAL=refuse would.
+    r.map_err(|e| if e == Errno::HANDOFF { Errno::ENETUNREACH } else { e })
+}
+
+/// `run` with tracing on: a fresh kernel path, the call, its line.
+#[cold]
+#[inline(never)]
+fn run_traced(name: &str, args: impl FnOnce() -> String, f: impl FnOnce() -> KResult<i64>) -> KResult<i64> {
+    crate::trace::clear_path();
+    let r = fenced(name, f);
+    if crate::trace::calls_enabled() {
+        trace_call(name, args, &r);
+    }
+    r
 }
 
 /// `run`'s trace line, out of line: a call with tracing off only pays the

@@ -496,11 +496,15 @@ pub fn __sys_shutdown(host: &Host, id: SockId, how: i32) -> KResult<()> {
     (ops(host, id).shutdown)(host, id, how)
 }
 
+/// Inlined into the read/write hooks, as `sock_sendmsg` is a small step of
+/// the kernel's own path.
+#[inline]
 pub fn __sys_sendmsg(host: &Host, id: SockId, msg: &SendMsg<'_>) -> KResult<usize> {
     crate::ktrace!("sock_sendmsg -> {}", ops(host, id).name);
     (ops(host, id).sendmsg)(host, id, msg)
 }
 
+#[inline]
 pub fn __sys_recvmsg(host: &Host, id: SockId, msg: &mut RecvMsg<'_>) -> KResult<usize> {
     crate::ktrace!("sock_recvmsg -> {}", ops(host, id).name);
     // Only tcp_recvmsg copes with a buffer that faults on copy (it may
