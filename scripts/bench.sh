@@ -3,8 +3,9 @@
 #
 # Runs every benchmark on the kernel and under the shim, the variants of a
 # pair one after the other (their order alternating from one repetition to
-# the next), BENCH_REPS times, then prints the medians, min-max and the
-# ratio shim/kernel with the target of issue 6, and writes
+# the next), BENCH_REPS times, then prints the medians, min-max, the ratio
+# shim/kernel (the median of the ratios of each repetition's pair, with
+# their quartiles) and the target of issue 6, and writes
 #   results/bench-<UTC date>.csv, results/latest.csv   the table (.txt as
 #                                                      printed, .md for the README)
 #   results/bench-<UTC date>.png, results/latest.png   the ratios, plotted

@@ -3,8 +3,13 @@
 
 RAW is the CSV of single figures (bench,variant,rep,key,value). For each
 row of ROWS below: the median and min-max of the kernel's runs and of the
-compared variant's runs, the ratio of the medians (variant / kernel), the
-target of issue 6 and whether it is met. Prints the table, writes
+compared variant's runs; the ratio variant / kernel, taken pair by pair
+(the two runs of one repetition, which ran right after each other) and
+given as the median of those ratios with their quartiles; the target of
+issue 6 and whether that median meets it. Pairing matters on a shared
+machine: its speed drifts between repetitions by more than some targets
+ask about, and a pair's two runs see nearly the same machine, so their
+ratio moves far less than the runs themselves. Prints the table, writes
 OUT/bench-STAMP.{csv,txt,md,png} and copies them to OUT/latest.*.
 """
 import csv
@@ -83,6 +88,17 @@ def fmt(v):
     return f"{v:.3g}"
 
 
+def quartiles(xs):
+    """The first and third quartiles of sorted xs (the middle half of the
+    pairs' ratios lies between them); (None, None) when xs is empty."""
+    if not xs:
+        return (None, None)
+    if len(xs) == 1:
+        return (xs[0], xs[0])
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return (q[0], q[2])
+
+
 def machine():
     cpu = "?"
     try:
@@ -104,6 +120,7 @@ def machine():
 def main():
     raw, out, stamp = sys.argv[1:4]
     vals = {}  # (bench, variant, key) -> [values]
+    by_rep = {}  # (bench, variant, key) -> {rep: value}
     failed = set()
     with open(raw) as f:
         for r in csv.DictReader(f):
@@ -115,6 +132,7 @@ def main():
             except ValueError:
                 continue
             vals.setdefault((r["bench"], r["variant"], r["key"]), []).append(v)
+            by_rep.setdefault((r["bench"], r["variant"], r["key"]), {})[r["rep"]] = v
 
     table = []
     for bench, variant, key, label, unit, better, target, base in ROWS:
@@ -124,9 +142,14 @@ def main():
             continue  # not run (BENCH_ONLY, or a program missing)
         km = statistics.median(k) if k else None
         sm = statistics.median(s) if s else None
+        kr, sr = by_rep.get((bench, base, key), {}), by_rep.get((bench, variant, key), {})
+        reps = [r for r in kr if r in sr]
         # A paired figure is already a difference: no ratio.
-        ratio = sm / km if km and sm is not None and not key.startswith("paired_") else None
-        added = sm - km if km is not None and sm is not None else None
+        ratios = sorted(sr[r] / kr[r] for r in reps if kr[r]) if not key.startswith("paired_") else []
+        ratio = statistics.median(ratios) if ratios else None
+        rq = quartiles(ratios)
+        diffs = [sr[r] - kr[r] for r in reps]
+        added = statistics.median(diffs) if diffs else None
         met = ""
         tdesc = ""
         if target:
@@ -146,13 +169,15 @@ def main():
         table.append(dict(bench=bench, variant=variant, metric=key, label=label, unit=unit, better=better,
                           kernel_median=km, kernel_min=min(k) if k else None, kernel_max=max(k) if k else None,
                           shim_median=sm, shim_min=min(s) if s else None, shim_max=max(s) if s else None,
-                          runs=min(len(k), len(s)), ratio=ratio, added=added, target=tdesc, met=met))
+                          runs=min(len(k), len(s)), pairs=len(reps), ratio=ratio,
+                          ratio_q1=rq[0], ratio_q3=rq[1], added=added, target=tdesc, met=met))
 
     m = machine()
     head = (f"machine: {m['nproc']} CPUs, {m['cpu']}, Linux {m['kernel']}; "
             f"load average at the end {m['load']}")
     lines = [head, ""]
-    hdr = ("benchmark", "unit", "kernel median [min-max]", "shim median [min-max]", "shim/kernel", "target", "met")
+    hdr = ("benchmark", "unit", "kernel median [min-max]", "shim median [min-max]",
+           "shim/kernel, pairs [quartiles]", "target", "met")
     rows = []
     for t in table:
         def rng(p):
@@ -161,6 +186,8 @@ def main():
                 return "-"
             return f"{fmt(med)} [{fmt(t[p + '_min'])}-{fmt(t[p + '_max'])}]"
         r = f"{t['ratio']:.2f}x" if t["ratio"] is not None else "-"
+        if t["ratio"] is not None and t["pairs"] > 1:
+            r += f" [{t['ratio_q1']:.2f}-{t['ratio_q3']:.2f}]"
         if t["target"].startswith("<") and t["added"] is not None:
             r += f" ({t['added']:+.1f} ns)"
         rows.append((t["label"], t["unit"], rng("kernel"), rng("shim"), r, t["target"], t["met"]))
@@ -180,7 +207,8 @@ def main():
     with open(base + ".txt", "w") as f:
         f.write(text + "\n")
     cols = ["bench", "variant", "metric", "unit", "better", "kernel_median", "kernel_min", "kernel_max",
-            "shim_median", "shim_min", "shim_max", "runs", "ratio", "added", "target", "met"]
+            "shim_median", "shim_min", "shim_max", "runs", "pairs", "ratio", "ratio_q1", "ratio_q3", "added",
+            "target", "met"]
     with open(base + ".csv", "w", newline="") as f:
         wr = csv.writer(f)
         wr.writerow(cols + ["nproc", "cpu", "kernel"])
@@ -189,7 +217,8 @@ def main():
                          for c in cols] + [m["nproc"], m["cpu"], m["kernel"]])
     # The same table in Markdown (for the README's Benchmarks section).
     with open(base + ".md", "w") as f:
-        f.write(f"{head}\n\n| benchmark | unit | kernel | shim | shim/kernel | target | met |\n|---|---|---|---|---|---|---|\n")
+        f.write(f"{head}\n\n| benchmark | unit | kernel | shim | shim/kernel, pairs [quartiles] | target | met |\n"
+                "|---|---|---|---|---|---|---|\n")
         for x in rows:
             f.write("| " + " | ".join(str(c) if c else " " for c in x) + " |\n")
     for ext in (".txt", ".csv", ".md"):
@@ -222,7 +251,7 @@ def plot(table, base, out, head):
     gp = f"""
 set terminal pngcairo size 1600,1100 font ",9" noenhanced
 set output "{png}"
-set multiplot layout 2,1 title "netshim: shim / kernel, medians of the same run\\n{head}"
+set multiplot layout 2,1 title "netshim: shim / kernel, median of the pairs of one run\\n{head}"
 set style fill solid 0.8 border -1
 set boxwidth 0.7
 set logscale y 2
