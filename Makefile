@@ -25,8 +25,9 @@ DEB_PACKAGES := make gcc g++ libc6-dev strace iproute2 tshark \
 	redis-server redis-tools nginx-light curl wrk socat netcat-openbsd memcached python3
 
 # What `make bench` needs on top: gnuplot draws the PNG, sockperf is one of
-# the compared programs (redis comes with DEB_PACKAGES).
-BENCH_PACKAGES := gnuplot-nox sockperf
+# the compared programs (redis comes with DEB_PACKAGES), valgrind counts
+# the instructions of the trace-cost row.
+BENCH_PACKAGES := gnuplot-nox sockperf valgrind
 
 # Packages with a system service (redis, nginx, memcached) must not start
 # it: the scenarios run their own instances on ports of their own, and a

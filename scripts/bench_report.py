@@ -58,6 +58,10 @@ add("passthru_sock", "shim", "ns_per_call", "socketpair, emulated", "ns/call", "
 # row is the same shim built with the trace points compiled out.
 add("tracecost", "shim", "ns_per_call", "trace off vs compiled out (emulated socketpair)", "ns/call", "lo",
     ("added<", 2.0), base="notrace")
+# The same in instructions per call (callgrind): the difference, which the
+# drift between runs does not move, is the figure to read beside the row above.
+add("tracecost_ir", "shim", "instr_per_call", "trace off vs compiled out, instructions", "instr/call", "lo",
+    base="notrace")
 for f in ("unix", "tcp"):
     add(f"scale_{f}", "shim", "opened", f"scale {f}: connections open", "conns", "hi", ("all", None))
     add(f"scale_{f}", "shim", "echoed", f"scale {f}: echoed (epoll)", "conns", "hi", ("all", None))
@@ -190,6 +194,8 @@ def main():
             r += f" [{t['ratio_q1']:.2f}-{t['ratio_q3']:.2f}]"
         if t["target"].startswith("<") and t["added"] is not None:
             r += f" ({t['added']:+.1f} ns)"
+        elif t["unit"] == "instr/call" and t["added"] is not None:
+            r += f" ({t['added']:+.1f} instr)"
         rows.append((t["label"], t["unit"], rng("kernel"), rng("shim"), r, t["target"], t["met"]))
     w = [max(len(str(x[i])) for x in rows + [hdr]) for i in range(len(hdr))]
     line = lambda x: "  ".join(str(c).ljust(w[i]) for i, c in enumerate(x)).rstrip()
