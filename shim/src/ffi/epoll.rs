@@ -32,8 +32,8 @@ use super::poll::TICK;
 use super::uaccess::{copy_from_user, plausible};
 use super::{emulated, real, reentrant, run};
 use crate::errno::{Errno, KResult};
-use crate::net::{self, sock::{SockId, Watch}};
-use crate::shm::epoll::{EpItem, EpollArea, EpollTable};
+use crate::net::{self, smallvec::SmallVec, sock::{SockId, Watch}};
+use crate::shm::epoll::{ready_mark_of, EpItem, EpollArea, EpollTable};
 use crate::shm::{waiter, Host};
 use crate::task::FdEntry;
 use libc::{c_int, epoll_event, sigset_t};
@@ -192,7 +192,7 @@ fn free_ep(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32) {
     for idx in t.list(ep) {
         let it = t.remove(area, idx);
         if it.epoch == area.epoch(it.sock as usize) {
-            h.shared()[it.sock as usize].wq.unwatch(wid, decode(it.watch));
+            h.shared()[it.sock as usize].wq.unwatch(wid, ready_mark_of(idx), decode(it.watch));
         }
     }
     if let Some(w) = waiter::get() {
@@ -510,7 +510,6 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut e
                 return Err(Errno::EEXIST);
             }
             let (events, data) = event.expect("ADD has an event");
-            let watch = wq.watch(wid);
             let item = EpItem {
                 ep: 0,
                 fd,
@@ -520,18 +519,18 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut e
                 data,
                 last_seq: wq.seq().wrapping_sub(1),
                 disabled: false,
-                watch: encode(watch),
-                quiet: false,
-                quiet_seq: 0,
+                watch: 0,
+                order: 0,
                 prev: 0,
                 next: 0,
                 hnext: 0,
             };
-            if t.insert(area, ep, item).is_none() {
-                wq.unwatch(wid, watch);
-                // max_user_watches reached.
-                return Err(Errno::ENOSPC);
-            }
+            // max_user_watches reached: ENOSPC.
+            let idx = t.insert(area, ep, item).ok_or(Errno::ENOSPC)?;
+            t.items[idx as usize].watch = encode(wq.watch(wid, ready_mark_of(idx)));
+            // ep_insert: the new item is polled at the next look (a wake
+            // before the watch was in place left no mark).
+            area.set_ready(ep as usize, idx as usize);
             drop(t);
             // ep_insert: a sleeper of any holder looks at the new item.
             if let Some(w) = waiter::get() {
@@ -549,8 +548,9 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut e
             it.events = events;
             it.data = data;
             it.disabled = false;
-            it.quiet = false;
             it.last_seq = wq.seq().wrapping_sub(1);
+            // ep_modify: polled again at the next look.
+            area.set_ready(ep as usize, idx as usize);
             drop(t);
             if let Some(w) = waiter::get() {
                 w.poke(wid);
@@ -560,7 +560,7 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut e
         libc::EPOLL_CTL_DEL => {
             let idx = found.ok_or(Errno::ENOENT)?;
             let it = t.remove(area, idx);
-            wq.unwatch(wid, decode(it.watch));
+            wq.unwatch(wid, ready_mark_of(idx), decode(it.watch));
             Ok(0)
         }
         _ => Err(Errno::EINVAL),
@@ -574,57 +574,79 @@ pub unsafe extern "C" fn epoll_ctl(epfd: c_int, op: c_int, fd: c_int, ev: *mut e
 }
 
 /// `ep_send_events` for the emulated interests: ready events into `out`.
-/// A reported level-triggered item goes to the end of the list, as the
-/// kernel puts it back at the tail of the ready list. An item that had
-/// nothing to report and whose socket was not woken since is skipped
-/// (`EpItem::quiet`: a scan of a thousand idle connections costs a load
-/// each, not two lock round trips), unless `force` (the periodic rescan of
-/// a long sleep, should some change have come without a wake-up).
+///
+/// The items looked at are those on the instance's ready list
+/// (`EpollArea::take_ready`: woken since the last look, just added or
+/// modified, or put back), in list order; an idle item costs nothing.
+/// With `force` (the periodic rescan of a long sleep, should some change
+/// have come without a wake-up) every item of the list is looked at.
+/// A reported level-triggered item goes back on the ready list and to the
+/// end of the list, as the kernel puts it back at the tail of its ready
+/// list; ready items beyond `max` stay on the list for the next call.
 fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Vec<epoll_event>, max: usize, force: bool) {
-    let last = t.eps[ep as usize].tail;
-    let mut i = t.eps[ep as usize].head;
     // On the stack for the usual handful (no allocation per epoll_wait).
-    let mut again: crate::net::smallvec::SmallVec<u32, 16> = Default::default();
-    while i != 0 && out.len() < max {
-        let idx = i - 1;
+    let mut ready: SmallVec<u32, 16> = Default::default();
+    if force {
+        // Every item, in list order; the marks stay (a second look is harmless).
+        let mut i = t.eps[ep as usize].head;
+        while i != 0 {
+            ready.push(i - 1);
+            i = t.items[i as usize - 1].next;
+        }
+    } else {
+        area.take_ready(ep as usize, &mut ready);
+        // A mark may outlive its item (freed, or reused elsewhere).
+        ready.retain(|&idx| t.items[idx as usize].ep == ep + 1);
+        ready.sort_unstable_by_key(|&idx| t.items[idx as usize].order);
+    }
+    let mut again: SmallVec<u32, 16> = Default::default();
+    let mut k = 0;
+    while k < ready.len() && out.len() < max {
+        let idx = ready[k];
+        k += 1;
         let it = t.items[idx as usize];
-        let end = i == last;
-        i = it.next;
-        // The socket's file was released: eventpoll_release took the item.
-        // (Its wait queue is reset when the slot is used again.)
+        // The socket's file was released: eventpoll_release took the item
+        // (and marked it, so that this look drops it). Its wait queue is
+        // reset when the slot is used again.
         if it.epoch != area.epoch(it.sock as usize) {
             t.remove(area, idx);
-        } else if !it.disabled {
-            let sock = SockId(it.sock);
-            let seq = h.shared()[sock.idx()].wq.seq();
-            // Not woken since it had nothing: not on the ready list.
-            let woken = !it.quiet || seq != it.quiet_seq || force;
-            if woken {
-                let want = it.events | (libc::EPOLLERR | libc::EPOLLHUP) as u32;
-                let mask = net::sock_poll(h, sock) & want;
-                let reported = mask != 0 && !(it.events & libc::EPOLLET as u32 != 0 && seq == it.last_seq);
-                let m = &mut t.items[idx as usize];
-                // Not ready, or edge-triggered and already reported at this
-                // sequence: nothing to say until the next wake-up.
-                m.quiet = !reported;
-                m.quiet_seq = seq;
-                if reported {
-                    m.last_seq = seq;
-                    if it.events & libc::EPOLLONESHOT as u32 != 0 {
-                        m.disabled = true;
-                    } else if it.events & libc::EPOLLET as u32 == 0 {
-                        again.push(idx);
-                    }
-                    out.push(epoll_event { events: mask, u64: it.data });
-                }
-            }
+            continue;
         }
-        if end {
-            break;
+        if it.disabled {
+            continue;
+        }
+        // A watcher that found no slot in the wait queue leaves no mark:
+        // such an item is looked at every time.
+        if decode(it.watch) == Watch::Overflow {
+            area.set_ready(ep as usize, idx as usize);
+        }
+        let sock = SockId(it.sock);
+        let seq = h.shared()[sock.idx()].wq.seq();
+        let want = it.events | (libc::EPOLLERR | libc::EPOLLHUP) as u32;
+        let mask = net::sock_poll(h, sock) & want;
+        // Not ready, or edge-triggered and already reported at this
+        // sequence: nothing to say until the next wake-up.
+        if mask == 0 || (it.events & libc::EPOLLET as u32 != 0 && seq == it.last_seq) {
+            continue;
+        }
+        let m = &mut t.items[idx as usize];
+        m.last_seq = seq;
+        if it.events & libc::EPOLLONESHOT as u32 != 0 {
+            m.disabled = true;
+        } else if it.events & libc::EPOLLET as u32 == 0 {
+            again.push(idx);
+        }
+        out.push(epoll_event { events: mask, u64: it.data });
+    }
+    // What did not fit stays ready.
+    if !force {
+        for &idx in &ready[k..] {
+            area.set_ready(ep as usize, idx as usize);
         }
     }
     for &idx in again.iter() {
         t.to_tail(idx);
+        area.set_ready(ep as usize, idx as usize);
     }
 }
 

@@ -248,7 +248,7 @@ pub fn do_poll(h: &Host, fds: &mut [pollfd], timeout: Option<Duration>, sigmask:
         }
         let ids: Vec<SockId> = slots.iter().filter_map(|s| if let Slot::Emu(id) = s { Some(*id) } else { None }).collect();
         let r = with_waiter(|w| {
-            let watches: Vec<Watch> = ids.iter().map(|id| h.shared()[id.idx()].wq.watch(w.id)).collect();
+            let watches: Vec<Watch> = ids.iter().map(|id| h.shared()[id.idx()].wq.watch(w.id, 0)).collect();
             w.arm();
             let ready = scan_emulated(h, fds, &slots);
             let res = if ready > 0 {
@@ -260,7 +260,7 @@ pub fn do_poll(h: &Host, fds: &mut [pollfd], timeout: Option<Duration>, sigmask:
             };
             w.disarm();
             for (id, how) in ids.iter().zip(watches) {
-                h.shared()[id.idx()].wq.unwatch(w.id, how);
+                h.shared()[id.idx()].wq.unwatch(w.id, 0, how);
             }
             res
         })?;

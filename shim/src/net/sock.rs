@@ -321,13 +321,27 @@ pub const SOCK_BINDPORT_LOCK: u8 = 8;
 pub struct WaitQueue {
     seq: AtomicU32,
     waiters: AtomicU32,
-    /// Poll waiters watching this socket (`shm::waiter` ids + 1).
+    /// Poll waiters watching this socket: the low 13 bits are the
+    /// `shm::waiter` id + 1; the bits above, for an epoll item, name the
+    /// item (`shm::epoll::ready_mark_of`), which a wake puts on its
+    /// instance's ready list (`ep_poll_callback`). One word, so that a
+    /// watcher comes and goes with its mark in one atomic step.
     watchers: [AtomicU32; WATCH_SLOTS],
     /// Watchers that found no free slot: wake pokes every armed waiter.
     overflow: AtomicU32,
 }
 
 const WATCH_SLOTS: usize = 6;
+
+/// A watcher word: waiter id + 1 below, the epoll item's mark above.
+const WATCHER_ID_BITS: u32 = 13;
+const WATCHER_ID_MASK: u32 = (1 << WATCHER_ID_BITS) - 1;
+const _: () = assert!(crate::shm::waiter::MAX_WAITERS < WATCHER_ID_MASK as usize);
+const _: () = assert!(crate::shm::epoll::MAX_EPITEMS < (1 << (32 - WATCHER_ID_BITS)) - 1);
+
+fn watcher_word(id: u32, mark: u32) -> u32 {
+    mark << WATCHER_ID_BITS | (id + 1)
+}
 /// Spin iterations before a sleeper goes to the futex (some tens of
 /// microseconds): a futex sleep and wake cost far more when the peer answers fast.
 const SPIN: u32 = 4000;
@@ -417,7 +431,9 @@ impl WaitQueue {
         for slot in &self.watchers {
             let v = slot.load(Ordering::SeqCst);
             if v != 0 {
-                w.poke(v - 1);
+                // The mark first: the poked sleeper looks at its ready list.
+                crate::shm::epoll::ready_mark(v >> WATCHER_ID_BITS);
+                w.poke((v & WATCHER_ID_MASK) - 1);
             }
         }
         if self.overflow.load(Ordering::SeqCst) != 0 {
@@ -425,10 +441,13 @@ impl WaitQueue {
         }
     }
 
-    /// Adds poll waiter `id` to the watchers (`poll_wait` / `ep_ptable_queue_proc`).
-    pub fn watch(&self, id: u32) -> Watch {
+    /// Adds poll waiter `id` to the watchers (`poll_wait` /
+    /// `ep_ptable_queue_proc`); `mark` is an epoll item's ready mark, 0 for
+    /// a thread in poll/select.
+    pub fn watch(&self, id: u32, mark: u32) -> Watch {
+        let v = watcher_word(id, mark);
         for (i, slot) in self.watchers.iter().enumerate() {
-            if slot.compare_exchange(0, id + 1, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+            if slot.compare_exchange(0, v, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
                 return Watch::Slot(i);
             }
         }
@@ -436,15 +455,24 @@ impl WaitQueue {
         Watch::Overflow
     }
 
-    /// Undoes `watch`.
-    pub fn unwatch(&self, id: u32, how: Watch) {
+    /// Undoes `watch` (with the same id and mark).
+    pub fn unwatch(&self, id: u32, mark: u32, how: Watch) {
         match how {
             Watch::Slot(i) => {
-                let _ = self.watchers[i].compare_exchange(id + 1, 0, Ordering::SeqCst, Ordering::Relaxed);
+                let _ = self.watchers[i].compare_exchange(watcher_word(id, mark), 0, Ordering::SeqCst, Ordering::Relaxed);
             }
             Watch::Overflow => {
                 self.overflow.fetch_sub(1, Ordering::SeqCst);
             }
+        }
+    }
+
+    /// Puts every epoll item watching this socket on its ready list, with
+    /// no wake-up: `eventpoll_release`, whose items the next look at their
+    /// instance drops.
+    pub fn mark_epitems(&self) {
+        for slot in &self.watchers {
+            crate::shm::epoll::ready_mark(slot.load(Ordering::SeqCst) >> WATCHER_ID_BITS);
         }
     }
 

@@ -245,6 +245,7 @@ pub fn fput(host: &Host, g: &mut HostState, id: SockId) {
     if c.f_count == 0 {
         // __fput -> eventpoll_release: the file's epoll items go.
         host.epoll().eventpoll_release(id.idx());
+        host.shared()[id.idx()].wq.mark_epitems();
         crate::ktrace!("sock_close -> __sock_release -> {}", ops_of(c.ops).name);
         (ops_of(c.ops).release)(host, g, id);
         sock_put(host, g, id);

@@ -17,18 +17,31 @@
 //!   added at, and an item whose socket's epoch moved is gone (dropped
 //!   lazily by the next scan or ctl that meets it).
 //!
+//! - `ready[]`: per instance, a bitmap over the item pool, its ready list
+//!   (`rdllist`). A wake of a socket sets the bit of every item watching it
+//!   (the item's `ReadyMark` sits beside its watcher in the socket's wait
+//!   queue: `ep_poll_callback`), lock-free, from any process; epoll_wait
+//!   takes the bits and polls only those items, so an instance of ten
+//!   thousand idle connections costs nothing per idle one. A summary word
+//!   per 64 bitmap words keeps the look at an empty list to a few loads.
+//!   Items go in list order (each carries the stamp of its place in the
+//!   list), as the walk of the whole list would report them.
+//!
 //! Lock order: the epoll lock, then the host lock (a scan calls
 //! `ops->poll`, which may take it); never the other way round.
 
 use super::mutex::ShmMutex;
 use super::MAX_SOCKS;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Epoll instances with emulated interests a namespace holds at once.
 pub const MAX_EPOLLS: usize = 1024;
 /// Items (one emulated socket in one instance) over all instances.
 pub const MAX_EPITEMS: usize = 65536;
 const HASH: usize = 16384;
+/// Words of one instance's ready bitmap, and of its summary.
+const READY_WORDS: usize = MAX_EPITEMS / 64;
+const SUM_WORDS: usize = READY_WORDS / 64;
 
 /// One epoll instance (`struct eventpoll`, the emulated half).
 #[repr(C)]
@@ -63,12 +76,9 @@ pub struct EpItem {
     pub disabled: bool,
     /// The watcher slot taken on the socket's wait queue (255: overflow).
     pub watch: u8,
-    /// The item had nothing to report when its socket's wait-queue
-    /// sequence was `quiet_seq`: until the socket is woken (the sequence
-    /// moves), a scan skips it, as the kernel's ready list holds only
-    /// items whose wait queue called back (`ep_poll_callback`).
-    pub quiet: bool,
-    pub quiet_seq: u32,
+    /// Its place in the instance's list (larger: nearer the tail), which
+    /// orders the ready items as the list does.
+    pub order: u64,
     /// Instance list and hash chain links (index + 1, 0: none).
     pub prev: u32,
     pub next: u32,
@@ -83,6 +93,8 @@ pub struct EpollTable {
     /// Free items (chained by `next`), and one past the highest ever used.
     pub free: u32,
     pub hw: u32,
+    /// The last `EpItem::order` handed out.
+    pub stamp: u64,
     pub items: [EpItem; MAX_EPITEMS],
 }
 
@@ -96,7 +108,44 @@ pub struct EpollArea {
     pub waiter: [AtomicU32; MAX_EPOLLS],
     /// Per socket slot: bumped at the release of the socket's file.
     pub file_epoch: [AtomicU32; MAX_SOCKS],
+    /// Each instance's ready list: bit i for item i; and which of its
+    /// words may have a bit set (set after the word, cleared before it is
+    /// taken, so a bit is never behind a clear summary bit).
+    pub ready: [[AtomicU64; READY_WORDS]; MAX_EPOLLS],
+    pub ready_sum: [[AtomicU64; SUM_WORDS]; MAX_EPOLLS],
+    /// Each item's instance + 1 (0: free), for the wakers.
+    pub item_ep: [AtomicU32; MAX_EPITEMS],
     pub table: ShmMutex<EpollTable>,
+}
+
+/// An item's name in its socket's wait queue, beside the waiter id in the
+/// watcher word (0: no item, a poll/select thread): the item + 1. Its
+/// instance is `EpollArea::item_ep`, read by the waker without the lock; a
+/// mark that outlived its item puts a stranger on some ready list, which
+/// costs that list one look.
+pub fn ready_mark_of(idx: u32) -> u32 {
+    idx + 1
+}
+
+/// This process's namespace's area, for the wakers (`WaitQueue::wake`),
+/// installed at attach as the poll waiters are.
+static AREA: once_cell::sync::OnceCell<&'static EpollArea> = once_cell::sync::OnceCell::new();
+
+pub fn install(area: &'static EpollArea) {
+    let _ = AREA.set(area);
+}
+
+/// `ep_poll_callback`: puts the item a wait queue's mark names on its
+/// instance's ready list (nothing for a mark of 0).
+pub fn ready_mark(mark: u32) {
+    let Some(area) = AREA.get() else { return };
+    let idx = mark.wrapping_sub(1) as usize;
+    if let Some(ep) = area.item_ep.get(idx) {
+        let ep = ep.load(Ordering::Acquire) as usize;
+        if (1..=MAX_EPOLLS).contains(&ep) {
+            area.set_ready(ep - 1, idx);
+        }
+    }
 }
 
 fn bucket(ep: u32, fd: i32) -> usize {
@@ -108,6 +157,42 @@ impl EpollArea {
     pub fn eventpoll_release(&self, sock: usize) {
         if let Some(e) = self.file_epoch.get(sock) {
             e.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Puts item `idx` on instance `ep`'s ready list. The word's bit is
+    /// always a read-modify-write, also when already set: the reader's
+    /// swap then synchronises with it and sees the change that woke the
+    /// socket. The summary is only read first (in the one order of SeqCst
+    /// operations the reader clears it after this read, and takes the word
+    /// after that).
+    pub fn set_ready(&self, ep: usize, idx: usize) {
+        let (w, b) = (idx / 64, 1u64 << (idx % 64));
+        self.ready[ep][w].fetch_or(b, Ordering::SeqCst);
+        let (sw, sb) = (w / 64, 1u64 << (w % 64));
+        let sum = &self.ready_sum[ep][sw];
+        if sum.load(Ordering::SeqCst) & sb == 0 {
+            sum.fetch_or(sb, Ordering::SeqCst);
+        }
+    }
+
+    /// Takes instance `ep`'s ready list (every item that was woken, or put
+    /// back, since the last take) into `out`.
+    pub fn take_ready(&self, ep: usize, out: &mut impl Extend<u32>) {
+        for (sw, sum) in self.ready_sum[ep].iter().enumerate() {
+            let mut s = sum.load(Ordering::SeqCst);
+            while s != 0 {
+                let b = s.trailing_zeros() as usize;
+                s &= s - 1;
+                sum.fetch_and(!(1u64 << b), Ordering::SeqCst);
+                let w = sw * 64 + b;
+                let mut v = self.ready[ep][w].swap(0, Ordering::SeqCst);
+                while v != 0 {
+                    let i = v.trailing_zeros() as usize;
+                    v &= v - 1;
+                    out.extend([(w * 64 + i) as u32]);
+                }
+            }
         }
     }
 
@@ -139,6 +224,15 @@ impl EpollArea {
     }
 }
 
+/// A sink for `take_ready` that keeps nothing.
+struct Discard;
+
+impl Extend<u32> for Discard {
+    fn extend<I: IntoIterator<Item = u32>>(&mut self, it: I) {
+        it.into_iter().for_each(drop);
+    }
+}
+
 impl EpollTable {
     pub fn valid(&self, ep: u32, gen: u32) -> bool {
         self.eps.get(ep as usize).is_some_and(|e| e.in_use && e.gen == gen)
@@ -154,6 +248,8 @@ impl EpollTable {
         e.gen = e.gen.wrapping_add(1) & 0xffff;
         e.head = 0;
         e.tail = 0;
+        // What the slot's last instance left on its ready list.
+        area.take_ready(i, &mut Discard);
         area.refs[i].store(1, Ordering::Release);
         area.nitems[i].store(0, Ordering::Release);
         Some((i as u32, e.gen))
@@ -186,7 +282,9 @@ impl EpollTable {
         };
         let b = bucket(ep, item.fd);
         let tail = self.eps[ep as usize].tail;
-        self.items[idx as usize] = EpItem { ep: ep + 1, prev: tail, next: 0, hnext: self.buckets[b], ..item };
+        self.stamp += 1;
+        area.item_ep[idx as usize].store(ep + 1, Ordering::Release);
+        self.items[idx as usize] = EpItem { ep: ep + 1, prev: tail, next: 0, hnext: self.buckets[b], order: self.stamp, ..item };
         self.buckets[b] = idx + 1;
         if tail != 0 {
             self.items[tail as usize - 1].next = idx + 1;
@@ -229,6 +327,7 @@ impl EpollTable {
             self.eps[ep as usize].tail = it.prev;
         }
         self.items[idx as usize] = EpItem { ep: 0, next: self.free, ..it };
+        area.item_ep[idx as usize].store(0, Ordering::Release);
         self.free = idx + 1;
         area.nitems[ep as usize].fetch_sub(1, Ordering::AcqRel);
         it
@@ -241,6 +340,7 @@ impl EpollTable {
         if self.eps[ep].tail == idx + 1 {
             return;
         }
+        // (The tail already has the largest order.)
         // Unlink (it has a successor, since it is not the tail).
         if it.prev != 0 {
             self.items[it.prev as usize - 1].next = it.next;
@@ -251,9 +351,11 @@ impl EpollTable {
         // Append.
         let tail = self.eps[ep].tail;
         self.items[tail as usize - 1].next = idx + 1;
+        self.stamp += 1;
         let m = &mut self.items[idx as usize];
         m.prev = tail;
         m.next = 0;
+        m.order = self.stamp;
         self.eps[ep].tail = idx + 1;
     }
 
@@ -281,7 +383,7 @@ mod tests {
     }
 
     fn item(fd: i32, sock: u32) -> EpItem {
-        EpItem { ep: 0, fd, sock, epoch: 0, events: 1, data: fd as u64, last_seq: 0, disabled: false, watch: 0, quiet: false, quiet_seq: 0, prev: 0, next: 0, hnext: 0 }
+        EpItem { ep: 0, fd, sock, epoch: 0, events: 1, data: fd as u64, last_seq: 0, disabled: false, watch: 0, order: 0, prev: 0, next: 0, hnext: 0 }
     }
 
     #[test]
@@ -319,6 +421,66 @@ mod tests {
         assert!(t.list(e1).is_empty());
         assert_eq!(t.eps[e1 as usize].tail, 0);
         assert_eq!(t.find(e2, 3, 10, 0), Some(j1));
+    }
+
+    #[test]
+    fn ready_list_takes_what_was_marked_once() {
+        let a = area();
+        let (ep, _) = a.table.lock().alloc_ep(&a, 1).unwrap();
+        let e = ep as usize;
+        let mut got = Vec::new();
+        a.take_ready(e, &mut got);
+        assert!(got.is_empty());
+        for i in [3, 64, 4095, 4096, 65535, 3] {
+            a.set_ready(e, i);
+        }
+        // Another instance's marks are its own.
+        a.set_ready(e + 1, 7);
+        a.take_ready(e, &mut got);
+        assert_eq!(got, vec![3, 64, 4095, 4096, 65535]);
+        got.clear();
+        a.take_ready(e, &mut got);
+        assert!(got.is_empty(), "taken once");
+        a.take_ready(e + 1, &mut got);
+        assert_eq!(got, vec![7]);
+        // A wait queue's mark finds the item's instance (none when freed).
+        install(Box::leak(area()));
+        let g = AREA.get().unwrap();
+        let i = g.table.lock().insert(g, 2, item(3, 10)).unwrap();
+        ready_mark(ready_mark_of(i));
+        ready_mark(0);
+        got.clear();
+        g.take_ready(2, &mut got);
+        assert_eq!(got, vec![i]);
+        let mut t = g.table.lock();
+        t.remove(g, i);
+        drop(t);
+        ready_mark(ready_mark_of(i));
+        got.clear();
+        g.take_ready(2, &mut got);
+        assert!(got.is_empty());
+        // A slot used again starts with an empty list.
+        a.set_ready(e, 9);
+        {
+            let mut t = a.table.lock();
+            t.eps[e].in_use = false;
+            t.alloc_ep(&a, 1).unwrap();
+        }
+        got.clear();
+        a.take_ready(e, &mut got);
+        assert!(got.is_empty());
+    }
+
+    #[test]
+    fn order_follows_the_list() {
+        let a = area();
+        let mut t = a.table.lock();
+        let (ep, _) = t.alloc_ep(&a, 5).unwrap();
+        let i1 = t.insert(&a, ep, item(3, 10)).unwrap();
+        let i2 = t.insert(&a, ep, item(4, 11)).unwrap();
+        assert!(t.items[i1 as usize].order < t.items[i2 as usize].order);
+        t.to_tail(i1);
+        assert!(t.items[i1 as usize].order > t.items[i2 as usize].order);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Bump when the layout changes: the version is part of the file name, so
 /// old and new builds never share a mapping.
-pub const LAYOUT_VERSION: u32 = 16;
+pub const LAYOUT_VERSION: u32 = 17;
 const MAGIC: u64 = u64::from_le_bytes(*b"netshim\x01");
 
 /// How many sockets a namespace holds at once.
@@ -162,7 +162,7 @@ impl Host {
     }
 
     /// The shared epoll instances and their items.
-    pub fn epoll(&self) -> &super::epoll::EpollArea {
+    pub fn epoll(&self) -> &'static super::epoll::EpollArea {
         // SAFETY: the area holds one zero-valid EpollArea (atomics, a lock
         // word and plain integers), page aligned; the mapping lives as long
         // as the process.
@@ -211,6 +211,7 @@ impl Host {
         crate::sys::close_fd(fd);
         let host = res.map(|base| Host { base, name })?;
         super::waiter::install(host.waiters(), format!("{}.w", host.name));
+        super::epoll::install(host.epoll());
         Ok(host)
     }
 
