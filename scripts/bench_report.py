@@ -66,6 +66,7 @@ for f in ("unix", "tcp"):
     add(f"scale_{f}", "shim", "opened", f"scale {f}: connections open", "conns", "hi", ("all", None))
     add(f"scale_{f}", "shim", "echoed", f"scale {f}: echoed (epoll)", "conns", "hi", ("all", None))
     add(f"scale_{f}", "shim", "connect_per_s", f"scale {f}: connect rate", "conn/s", "hi")
+    add(f"scale_{f}", "shim", "busy_rtt_per_s", f"scale {f}: round trips beside the idle (epoll)", "round trips/s", "hi")
     add(f"scale_{f}", "shim", "bytes_per_conn", f"scale {f}: user memory/idle conn", "B", "lo")
     add(f"scale_{f}", "shim", "slab_kb", f"scale {f}: kernel slab growth", "KiB", "lo")
 for p in (1, 16):

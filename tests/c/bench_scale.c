@@ -7,6 +7,9 @@
  * stops at the first failure and reports its errno), then, once the parent
  * has accepted them all and measured the idle state, writes 1 byte on each
  * and waits with its own epoll set until every connection echoed it back.
+ * Then it runs 1-byte round trips for half a second on one connection while
+ * the others sit idle in the server's epoll set (what an idle item costs
+ * each epoll_wait).
  *
  * Memory of the idle connections, measured before the exchange:
  *   anon_kb   private memory (RssAnon) grown in both processes
@@ -17,7 +20,7 @@
  *             shim's placeholder memfds
  * Prints
  *   opened=K wanted=N echoed=E err=ERRNO-NAME connect_per_s=...
- *   anon_kb=... shm_kb=... slab_kb=... bytes_per_conn=...
+ *   anon_kb=... shm_kb=... slab_kb=... bytes_per_conn=... busy_rtt_per_s=...
  * bytes_per_conn = (anon_kb + shm_kb) * 1024 / K (user-visible memory; the
  * kernel's share is slab_kb).
  */
@@ -79,7 +82,13 @@ static long shm_kb(void) {
 
 struct report {
     long opened, err, conn_ns, anon_kb;
+};
+
+/* The client's second report: the exchange, and the round trips beside
+ * the idle connections. */
+struct report2 {
     long echoed;
+    double busy_rtt_per_s;
 };
 
 static void xwrite(int fd, const void *p, size_t n) { write_full(fd, p, n); }
@@ -96,6 +105,7 @@ static void client(const struct bench_addr *a, long n, int tox, int fromx) {
     if (!fds)
         BENCH_DIE("calloc");
     struct report r = {0};
+    struct report2 r2 = {0};
     long anon0 = status_kb("RssAnon:");
     uint64_t t0 = bench_now();
     for (long i = 0; i < n; i++) {
@@ -147,12 +157,27 @@ static void client(const struct bench_addr *a, long n, int tox, int fromx) {
             char c;
             ssize_t got = read(fds[i], &c, 1);
             if (got == 1 && c == 'e')
-                r.echoed++;
+                r2.echoed++;
             epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], NULL);
             waiting--;
         }
     }
-    xwrite(tox, &r.echoed, sizeof r.echoed);
+    if (r.opened > 0 && r2.echoed == r.opened) {
+        int fd = fds[r.opened / 2];
+        uint64_t rt = 0, b0 = bench_now(), b = b0, end = b0 + 500000000ull;
+        while (b < end) {
+            for (int j = 0; j < 64; j++) {
+                char c = 'p';
+                write_full(fd, &c, 1);
+                if (!read_full(fd, &c, 1))
+                    BENCH_DIE("busy round trip");
+            }
+            rt += 64;
+            b = bench_now();
+        }
+        r2.busy_rtt_per_s = (double)rt / ((double)(b - b0) / 1e9);
+    }
+    xwrite(tox, &r2, sizeof r2);
     for (long i = 0; i < r.opened; i++)
         close(fds[i]);
     close(ep);
@@ -208,7 +233,8 @@ int main(int argc, char **argv) {
 
     struct report r = {0};
     int have_report = 0, measured = 0, done = 0;
-    long accepted = 0, anon_kb = 0, shm_d = 0, slab_d = 0, echoed = 0;
+    long accepted = 0, anon_kb = 0, shm_d = 0, slab_d = 0;
+    struct report2 r2 = {0};
     struct epoll_event evs[256];
     while (!done) {
         if (have_report && !measured && accepted >= r.opened) {
@@ -253,7 +279,7 @@ int main(int argc, char **argv) {
                     xread(c2p[0], &r, sizeof r);
                     have_report = 1;
                 } else {
-                    xread(c2p[0], &echoed, sizeof echoed);
+                    xread(c2p[0], &r2, sizeof r2);
                     done = 1;
                 }
             } else {
@@ -279,8 +305,8 @@ int main(int argc, char **argv) {
         en = strerrorname_np((int)r.err) ? strerrorname_np((int)r.err) : "?";
     long opened = r.opened ? r.opened : 1;
     printf("opened=%ld wanted=%ld echoed=%ld err=%s connect_per_s=%.0f anon_kb=%ld shm_kb=%ld slab_kb=%ld "
-           "bytes_per_conn=%.0f\n",
-           r.opened, n, echoed, en, (double)r.opened / ((double)r.conn_ns / 1e9), anon_kb, shm_d, slab_d,
-           (double)(anon_kb + shm_d) * 1024.0 / (double)opened);
+           "bytes_per_conn=%.0f busy_rtt_per_s=%.0f\n",
+           r.opened, n, r2.echoed, en, (double)r.opened / ((double)r.conn_ns / 1e9), anon_kb, shm_d, slab_d,
+           (double)(anon_kb + shm_d) * 1024.0 / (double)opened, r2.busy_rtt_per_s);
     return 0;
 }
