@@ -579,13 +579,17 @@ pub unsafe extern "C" fn epoll_ctl(epfd: c_int, op: c_int, fd: c_int, ev: *mut e
 /// (`EpollArea::take_ready`: woken since the last look, just added or
 /// modified, or put back), in list order; an idle item costs nothing.
 /// With `force` (the periodic rescan of a long sleep, should some change
-/// have come without a wake-up) every item of the list is looked at.
+/// have come without a wake-up), and every `FULL_LOOK_EVERY`th time, every
+/// item of the list is looked at.
 /// A reported level-triggered item goes back on the ready list and to the
 /// end of the list, as the kernel puts it back at the tail of its ready
 /// list; ready items beyond `max` stay on the list for the next call.
 fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Vec<epoll_event>, max: usize, force: bool) {
     // On the stack for the usual handful (no allocation per epoll_wait).
     let mut ready: SmallVec<u32, 16> = Default::default();
+    let e = &mut t.eps[ep as usize];
+    e.looks = e.looks.wrapping_add(1);
+    let force = force || e.looks % crate::shm::epoll::FULL_LOOK_EVERY == 0;
     if force {
         // Every item, in list order; the marks stay (a second look is harmless).
         let mut i = t.eps[ep as usize].head;

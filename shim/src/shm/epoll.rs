@@ -55,7 +55,16 @@ pub struct EpollCtl {
     /// First and last item of its list (index + 1, 0: none).
     pub head: u32,
     pub tail: u32,
+    /// Looks at the ready list since the instance was made (every
+    /// `FULL_LOOK_EVERY`th looks at the whole list).
+    pub looks: u32,
 }
+
+/// How often a look at an instance takes its whole list instead of its
+/// ready list: a process killed inside epoll_wait, after it took marks and
+/// before it polled them, leaves those items unmarked, and this finds them
+/// (the cost: one walk of the list per this many waits).
+pub const FULL_LOOK_EVERY: u32 = 4096;
 
 /// `struct epitem` for an emulated socket.
 #[repr(C)]
@@ -248,6 +257,7 @@ impl EpollTable {
         e.gen = e.gen.wrapping_add(1) & 0xffff;
         e.head = 0;
         e.tail = 0;
+        e.looks = 0;
         // What the slot's last instance left on its ready list.
         area.take_ready(i, &mut Discard);
         area.refs[i].store(1, Ordering::Release);
