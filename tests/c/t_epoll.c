@@ -585,6 +585,46 @@ static void many_cases(int kind) {
     close(ep);
 }
 
+/* The order of the ready list: items in the order they became ready (not
+ * the order they were added); reported level-triggered ones go to the
+ * back in that order, leftovers beyond maxevents stay in front, and an item
+ * already on the list that is woken again keeps its place. */
+/* The tags of an epoll_wait's events, in the order it returned them. */
+static const char *in_order(int ep, int max) {
+    static char b[128];
+    struct epoll_event out[8];
+    int n = epoll_wait(ep, out, max, 0);
+    int len = snprintf(b, sizeof b, "= %d:", n);
+    for (int x = 0; x < n && len < (int)sizeof b; x++)
+        len += snprintf(b + len, sizeof b - (size_t)len, " %llu", (unsigned long long)out[x].data.u64);
+    return b;
+}
+
+static void ready_order_cases(int kind) {
+    const char *k = kinds[kind];
+    int c[4], s[4];
+    int ep = epoll_create1(0);
+    for (int i = 0; i < 4; i++) {
+        pair_of(kind, &c[i], &s[i]);
+        add(ep, s[i], EPOLLIN, (unsigned long long)i);
+    }
+    static const int order[4] = {2, 0, 3, 1};
+    for (int i = 0; i < 4; i++) {
+        ts_write_full(c[order[i]], "x", 1);
+        ts_msleep(2);
+    }
+    tc_printf(ts_name("%s/ready-order/woken", k), "%s", in_order(ep, 8));
+    tc_printf(ts_name("%s/ready-order/two-of-four", k), "%s", in_order(ep, 2));
+    ts_write_full(c[0], "y", 1);
+    ts_msleep(2);
+    tc_printf(ts_name("%s/ready-order/woken-again", k), "%s", in_order(ep, 8));
+    for (int i = 0; i < 4; i++) {
+        close(c[i]);
+        close(s[i]);
+    }
+    close(ep);
+}
+
 /* The ready list's turns and leftovers (ep_send_events): a reported
  * level-triggered item goes to the back, so with maxevents 1 three ready
  * items take turns; ready items beyond maxevents are reported by the next
@@ -702,6 +742,7 @@ int main(int argc, char **argv) {
         pwait2_cases(k);
         many_cases(k);
         ready_list_cases(k);
+        ready_order_cases(k);
     }
     return tc_done();
 }

@@ -520,7 +520,7 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut e
                 last_seq: wq.seq().wrapping_sub(1),
                 disabled: false,
                 watch: 0,
-                order: 0,
+                seen: 0,
                 prev: 0,
                 next: 0,
                 hnext: 0,
@@ -528,9 +528,12 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut e
             // max_user_watches reached: ENOSPC.
             let idx = t.insert(area, ep, item).ok_or(Errno::ENOSPC)?;
             t.items[idx as usize].watch = encode(wq.watch(wid, ready_mark_of(idx)));
-            // ep_insert: the new item is polled at the next look (a wake
-            // before the watch was in place left no mark).
-            area.set_ready(ep as usize, idx as usize);
+            // ep_insert: polled now, on the ready list if ready (a wake
+            // before the watch was in place left no mark; one after it
+            // marks the item itself).
+            if item_ready(h, sock, events) {
+                area.set_ready(ep as usize, idx as usize);
+            }
             drop(t);
             // ep_insert: a sleeper of any holder looks at the new item.
             if let Some(w) = waiter::get() {
@@ -549,8 +552,10 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut e
             it.data = data;
             it.disabled = false;
             it.last_seq = wq.seq().wrapping_sub(1);
-            // ep_modify: polled again at the next look.
-            area.set_ready(ep as usize, idx as usize);
+            // ep_modify: polled again, on the ready list if ready.
+            if item_ready(h, sock, events) {
+                area.set_ready(ep as usize, idx as usize);
+            }
             drop(t);
             if let Some(w) = waiter::get() {
                 w.poke(wid);
@@ -573,35 +578,46 @@ pub unsafe extern "C" fn epoll_ctl(epfd: c_int, op: c_int, fd: c_int, ev: *mut e
     run("epoll_ctl", || format!("{epfd}, {op}, {fd}, {ev:p}"), || do_ctl(h, epfd, op, fd, e, ev))
 }
 
+/// `ep_item_poll` at ADD and MOD: whether the socket has one of `events`
+/// (or an error or hang-up) now.
+fn item_ready(h: &Host, sock: SockId, events: u32) -> bool {
+    net::sock_poll(h, sock) & (events | (libc::EPOLLERR | libc::EPOLLHUP) as u32) != 0
+}
+
 /// `ep_send_events` for the emulated interests: ready events into `out`.
 ///
 /// The items looked at are those on the instance's ready list
 /// (`EpollArea::take_ready`: woken since the last look, just added or
-/// modified, or put back), in list order; an idle item costs nothing.
-/// With `force` (the periodic rescan of a long sleep, should some change
-/// have come without a wake-up), and every `FULL_LOOK_EVERY`th time, every
-/// item of the list is looked at.
-/// A reported level-triggered item goes back on the ready list and to the
-/// end of the list, as the kernel puts it back at the tail of its ready
-/// list; ready items beyond `max` stay on the list for the next call.
+/// modified, or put back), in the order they went on it; an idle item
+/// costs nothing. With `force` (the periodic rescan of a long sleep,
+/// should some change have come without a wake-up), and every
+/// `FULL_LOOK_EVERY`th time, the rest of the list follows them.
+/// A reported level-triggered item goes back on the ready list, at its
+/// end, as the kernel puts it back; ready items beyond `max` stay where
+/// they were for the next call.
 fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Vec<epoll_event>, max: usize, force: bool) {
     // On the stack for the usual handful (no allocation per epoll_wait).
     let mut ready: SmallVec<u32, 16> = Default::default();
     let e = &mut t.eps[ep as usize];
     e.looks = e.looks.wrapping_add(1);
-    let force = force || e.looks % crate::shm::epoll::FULL_LOOK_EVERY == 0;
+    let look = e.looks;
+    let force = force || look % crate::shm::epoll::FULL_LOOK_EVERY == 0;
+    area.take_ready(ep as usize, &mut ready);
+    // A mark may outlive its item (freed, or reused elsewhere).
+    ready.retain(|&idx| t.items[idx as usize].ep == ep + 1);
+    ready.sort_unstable_by_key(|&idx| area.ready_stamp[idx as usize].load(Ordering::Acquire));
     if force {
-        // Every item, in list order; the marks stay (a second look is harmless).
+        for &idx in ready.iter() {
+            t.items[idx as usize].seen = look;
+        }
         let mut i = t.eps[ep as usize].head;
         while i != 0 {
-            ready.push(i - 1);
-            i = t.items[i as usize - 1].next;
+            let it = &t.items[i as usize - 1];
+            if it.seen != look {
+                ready.push(i - 1);
+            }
+            i = it.next;
         }
-    } else {
-        area.take_ready(ep as usize, &mut ready);
-        // A mark may outlive its item (freed, or reused elsewhere).
-        ready.retain(|&idx| t.items[idx as usize].ep == ep + 1);
-        ready.sort_unstable_by_key(|&idx| t.items[idx as usize].order);
     }
     let mut again: SmallVec<u32, 16> = Default::default();
     let mut k = 0;
@@ -642,11 +658,9 @@ fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Ve
         }
         out.push(epoll_event { events: mask, u64: it.data });
     }
-    // What did not fit stays ready.
-    if !force {
-        for &idx in &ready[k..] {
-            area.set_ready(ep as usize, idx as usize);
-        }
+    // What did not fit stays ready, ahead of what comes next.
+    for &idx in &ready[k..] {
+        area.put_back(ep as usize, idx as usize);
     }
     for &idx in again.iter() {
         t.to_tail(idx);

@@ -24,8 +24,10 @@
 //!   takes the bits and polls only those items, so an instance of ten
 //!   thousand idle connections costs nothing per idle one. A summary word
 //!   per 64 bitmap words keeps the look at an empty list to a few loads.
-//!   Items go in list order (each carries the stamp of its place in the
-//!   list), as the walk of the whole list would report them.
+//!   Items go in the order they went on the ready list, as the kernel's
+//!   list keeps them: a wake that finds the bit clear stamps the item from
+//!   a clock of the namespace (`ready_stamp`); one that finds it set leaves
+//!   the item where it is.
 //!
 //! Lock order: the epoll lock, then the host lock (a scan calls
 //! `ops->poll`, which may take it); never the other way round.
@@ -85,9 +87,8 @@ pub struct EpItem {
     pub disabled: bool,
     /// The watcher slot taken on the socket's wait queue (255: overflow).
     pub watch: u8,
-    /// Its place in the instance's list (larger: nearer the tail), which
-    /// orders the ready items as the list does.
-    pub order: u64,
+    /// The instance's look (`EpollCtl::looks`) that last took it.
+    pub seen: u32,
     /// Instance list and hash chain links (index + 1, 0: none).
     pub prev: u32,
     pub next: u32,
@@ -102,8 +103,6 @@ pub struct EpollTable {
     /// Free items (chained by `next`), and one past the highest ever used.
     pub free: u32,
     pub hw: u32,
-    /// The last `EpItem::order` handed out.
-    pub stamp: u64,
     pub items: [EpItem; MAX_EPITEMS],
 }
 
@@ -124,6 +123,9 @@ pub struct EpollArea {
     pub ready_sum: [[AtomicU64; SUM_WORDS]; MAX_EPOLLS],
     /// Each item's instance + 1 (0: free), for the wakers.
     pub item_ep: [AtomicU32; MAX_EPITEMS],
+    /// When each item last went on its ready list (`ready_clock`).
+    pub ready_stamp: [AtomicU64; MAX_EPITEMS],
+    pub ready_clock: AtomicU64,
     pub table: ShmMutex<EpollTable>,
 }
 
@@ -175,9 +177,25 @@ impl EpollArea {
     /// socket. The summary is only read first (in the one order of SeqCst
     /// operations the reader clears it after this read, and takes the word
     /// after that).
+    /// An item that goes on the list (its bit was clear) is stamped, so it
+    /// comes after those already there.
     pub fn set_ready(&self, ep: usize, idx: usize) {
+        self.mark_ready(ep, idx, true);
+    }
+
+    /// Puts back an item taken but not handled (beyond `maxevents`): it
+    /// keeps its stamp, and its place before the newer ones.
+    pub fn put_back(&self, ep: usize, idx: usize) {
+        self.mark_ready(ep, idx, false);
+    }
+
+    fn mark_ready(&self, ep: usize, idx: usize, stamp: bool) {
         let (w, b) = (idx / 64, 1u64 << (idx % 64));
-        self.ready[ep][w].fetch_or(b, Ordering::SeqCst);
+        if self.ready[ep][w].fetch_or(b, Ordering::SeqCst) & b == 0 && stamp {
+            // A reader that takes the bit before this store sees the item
+            // with its previous stamp: a little early in the order, no more.
+            self.ready_stamp[idx].store(self.ready_clock.fetch_add(1, Ordering::Relaxed) + 1, Ordering::Release);
+        }
         let (sw, sb) = (w / 64, 1u64 << (w % 64));
         let sum = &self.ready_sum[ep][sw];
         if sum.load(Ordering::SeqCst) & sb == 0 {
@@ -292,9 +310,8 @@ impl EpollTable {
         };
         let b = bucket(ep, item.fd);
         let tail = self.eps[ep as usize].tail;
-        self.stamp += 1;
         area.item_ep[idx as usize].store(ep + 1, Ordering::Release);
-        self.items[idx as usize] = EpItem { ep: ep + 1, prev: tail, next: 0, hnext: self.buckets[b], order: self.stamp, ..item };
+        self.items[idx as usize] = EpItem { ep: ep + 1, prev: tail, next: 0, hnext: self.buckets[b], ..item };
         self.buckets[b] = idx + 1;
         if tail != 0 {
             self.items[tail as usize - 1].next = idx + 1;
@@ -350,7 +367,6 @@ impl EpollTable {
         if self.eps[ep].tail == idx + 1 {
             return;
         }
-        // (The tail already has the largest order.)
         // Unlink (it has a successor, since it is not the tail).
         if it.prev != 0 {
             self.items[it.prev as usize - 1].next = it.next;
@@ -361,11 +377,9 @@ impl EpollTable {
         // Append.
         let tail = self.eps[ep].tail;
         self.items[tail as usize - 1].next = idx + 1;
-        self.stamp += 1;
         let m = &mut self.items[idx as usize];
         m.prev = tail;
         m.next = 0;
-        m.order = self.stamp;
         self.eps[ep].tail = idx + 1;
     }
 
@@ -393,7 +407,7 @@ mod tests {
     }
 
     fn item(fd: i32, sock: u32) -> EpItem {
-        EpItem { ep: 0, fd, sock, epoch: 0, events: 1, data: fd as u64, last_seq: 0, disabled: false, watch: 0, order: 0, prev: 0, next: 0, hnext: 0 }
+        EpItem { ep: 0, fd, sock, epoch: 0, events: 1, data: fd as u64, last_seq: 0, disabled: false, watch: 0, seen: 0, prev: 0, next: 0, hnext: 0 }
     }
 
     #[test]
@@ -482,15 +496,20 @@ mod tests {
     }
 
     #[test]
-    fn order_follows_the_list() {
+    fn stamps_follow_the_ready_order() {
         let a = area();
-        let mut t = a.table.lock();
-        let (ep, _) = t.alloc_ep(&a, 5).unwrap();
-        let i1 = t.insert(&a, ep, item(3, 10)).unwrap();
-        let i2 = t.insert(&a, ep, item(4, 11)).unwrap();
-        assert!(t.items[i1 as usize].order < t.items[i2 as usize].order);
-        t.to_tail(i1);
-        assert!(t.items[i1 as usize].order > t.items[i2 as usize].order);
+        a.set_ready(0, 9);
+        a.set_ready(0, 2);
+        // Already on the list: stays where it is.
+        a.set_ready(0, 9);
+        let (s9, s2) = (a.ready_stamp[9].load(Ordering::Relaxed), a.ready_stamp[2].load(Ordering::Relaxed));
+        assert!(s9 < s2);
+        let mut got = Vec::new();
+        a.take_ready(0, &mut got);
+        a.put_back(0, 9);
+        assert_eq!(a.ready_stamp[9].load(Ordering::Relaxed), s9);
+        a.set_ready(0, 2);
+        assert!(a.ready_stamp[2].load(Ordering::Relaxed) > s2);
     }
 
     #[test]
