@@ -625,6 +625,51 @@ static void ready_order_cases(int kind) {
     close(ep);
 }
 
+/* epoll_wait while another process keeps waking the items: two writers
+ * fork off and write 1 byte at a time, round robin over 32 connections,
+ * while the parent waits and drains; every byte arrives and no wait fails. */
+#define BUSY 32
+static void busy_cases(int kind) {
+    const char *k = kinds[kind];
+    int c[BUSY], s[BUSY];
+    int ep = epoll_create1(0);
+    for (int i = 0; i < BUSY; i++) {
+        pair_of(kind, &c[i], &s[i]);
+        add(ep, s[i], EPOLLIN, (unsigned long long)i);
+    }
+    const int per = 10000;
+    pid_t w[2];
+    for (int j = 0; j < 2; j++) {
+        w[j] = fork();
+        if (w[j] < 0) tc_die("fork");
+        if (w[j] == 0) {
+            for (int n = 0; n < per; n++) ts_write_full(c[(n * 5 + j) % BUSY], "b", 1);
+            _exit(0);
+        }
+    }
+    long got = 0, failed = 0;
+    for (int tries = 0; got < 2L * per && tries < 20000; tries++) {
+        struct epoll_event out[BUSY];
+        int n = epoll_wait(ep, out, BUSY, 100);
+        if (n < 0) {
+            if (errno != EINTR) failed++;
+            continue;
+        }
+        for (int x = 0; x < n; x++) {
+            char b[256];
+            ssize_t r;
+            while ((r = recv(s[out[x].data.u64], b, sizeof b, MSG_DONTWAIT)) > 0) got += r;
+        }
+    }
+    for (int j = 0; j < 2; j++) waitpid(w[j], NULL, 0);
+    tc_printf(ts_name("%s/busy/two-writers", k), "bytes: %ld of %d, failed waits: %ld", got, 2 * per, failed);
+    for (int i = 0; i < BUSY; i++) {
+        close(c[i]);
+        close(s[i]);
+    }
+    close(ep);
+}
+
 /* The ready list's turns and leftovers (ep_send_events): a reported
  * level-triggered item goes to the back, so with maxevents 1 three ready
  * items take turns; ready items beyond maxevents are reported by the next
@@ -743,6 +788,7 @@ int main(int argc, char **argv) {
         many_cases(k);
         ready_list_cases(k);
         ready_order_cases(k);
+        busy_cases(k);
     }
     return tc_done();
 }

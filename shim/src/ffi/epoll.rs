@@ -605,7 +605,14 @@ fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Ve
     area.take_ready(ep as usize, &mut ready);
     // A mark may outlive its item (freed, or reused elsewhere).
     ready.retain(|&idx| t.items[idx as usize].ep == ep + 1);
-    ready.sort_unstable_by_key(|&idx| area.ready_stamp[idx as usize].load(Ordering::Acquire));
+    // Each stamp read once: wakers move them meanwhile, and a sort whose
+    // keys change under it has no order to find (Rust's sort panics).
+    let mut keyed: SmallVec<(u64, u32), 16> = Default::default();
+    keyed.extend(ready.iter().map(|&idx| (area.ready_stamp[idx as usize].load(Ordering::Acquire), idx)));
+    keyed.sort_unstable();
+    for (slot, &(_, idx)) in ready.iter_mut().zip(keyed.iter()) {
+        *slot = idx;
+    }
     if force {
         for &idx in ready.iter() {
             t.items[idx as usize].seen = look;
