@@ -589,6 +589,21 @@ static void many_cases(int kind) {
  * the order they were added); reported level-triggered ones go to the
  * back in that order, leftovers beyond maxevents stay in front, and an item
  * already on the list that is woken again keeps its place. */
+/* n connected pairs, each server end s[i] in ep with tag i; and their close. */
+static void open_pairs(int kind, int n, int *c, int *s, int ep, unsigned events) {
+    for (int i = 0; i < n; i++) {
+        pair_of(kind, &c[i], &s[i]);
+        add(ep, s[i], events, (unsigned long long)i);
+    }
+}
+
+static void close_pairs(int n, const int *c, const int *s) {
+    for (int i = 0; i < n; i++) {
+        close(c[i]);
+        close(s[i]);
+    }
+}
+
 /* The tags of an epoll_wait's events, in the order it returned them. */
 static const char *in_order(int ep, int max) {
     static char b[128];
@@ -604,10 +619,7 @@ static void ready_order_cases(int kind) {
     const char *k = kinds[kind];
     int c[4], s[4];
     int ep = epoll_create1(0);
-    for (int i = 0; i < 4; i++) {
-        pair_of(kind, &c[i], &s[i]);
-        add(ep, s[i], EPOLLIN, (unsigned long long)i);
-    }
+    open_pairs(kind, 4, c, s, ep, EPOLLIN);
     static const int order[4] = {2, 0, 3, 1};
     for (int i = 0; i < 4; i++) {
         ts_write_full(c[order[i]], "x", 1);
@@ -618,10 +630,7 @@ static void ready_order_cases(int kind) {
     ts_write_full(c[0], "y", 1);
     ts_msleep(2);
     tc_printf(ts_name("%s/ready-order/woken-again", k), "%s", in_order(ep, 8));
-    for (int i = 0; i < 4; i++) {
-        close(c[i]);
-        close(s[i]);
-    }
+    close_pairs(4, c, s);
     close(ep);
 }
 
@@ -633,10 +642,7 @@ static void busy_cases(int kind) {
     const char *k = kinds[kind];
     int c[BUSY], s[BUSY];
     int ep = epoll_create1(0);
-    for (int i = 0; i < BUSY; i++) {
-        pair_of(kind, &c[i], &s[i]);
-        add(ep, s[i], EPOLLIN, (unsigned long long)i);
-    }
+    open_pairs(kind, BUSY, c, s, ep, EPOLLIN);
     const int per = 10000;
     pid_t w[2];
     for (int j = 0; j < 2; j++) {
@@ -663,10 +669,7 @@ static void busy_cases(int kind) {
     }
     for (int j = 0; j < 2; j++) waitpid(w[j], NULL, 0);
     tc_printf(ts_name("%s/busy/two-writers", k), "bytes: %ld of %d, failed waits: %ld", got, 2 * per, failed);
-    for (int i = 0; i < BUSY; i++) {
-        close(c[i]);
-        close(s[i]);
-    }
+    close_pairs(BUSY, c, s);
     close(ep);
 }
 
@@ -747,10 +750,7 @@ static void ready_list_cases(int kind) {
     /* Many idle items and one woken, more than once. */
     static int ic[IDLE], is[IDLE];
     ep = epoll_create1(0);
-    for (int i = 0; i < IDLE; i++) {
-        pair_of(kind, &ic[i], &is[i]);
-        add(ep, is[i], EPOLLIN, (unsigned long long)i);
-    }
+    open_pairs(kind, IDLE, ic, is, ep, EPOLLIN);
     int right = 0;
     for (int r = 0; r < 10; r++) {
         int who = (r * 397) % IDLE;
@@ -762,10 +762,7 @@ static void ready_list_cases(int kind) {
         if (epoll_wait(ep, e, 4, 0) != 0) right = -100;
     }
     tc_printf(ts_name("%s/ready-list/idle-%d", k, IDLE), "the woken one, 10 times: %d", right);
-    for (int i = 0; i < IDLE; i++) {
-        close(ic[i]);
-        close(is[i]);
-    }
+    close_pairs(IDLE, ic, is);
     close(ep);
 }
 
