@@ -22,8 +22,9 @@
 //!   never entered; a line for fd 2 is dropped while fd 2 is an emulated
 //!   socket (a program that dup2'd a connection onto it): the program's
 //!   peer must not receive trace text.
-//! - When tracing is off, a call costs one relaxed load of log's max level
-//!   (`calls_enabled`, `ktrace!`) and a branch.
+//! - When tracing is off, a call (`run`) and each trace point (`ktrace!`)
+//!   cost one relaxed load of log's max level and a branch; the filter
+//!   lookup and the formatting are out of line.
 //! - Logging never panics, also in exit handlers that run after the
 //!   thread's TLS was destroyed: the path then goes to a process-wide list.
 
