@@ -747,6 +747,31 @@ static void ready_list_cases(int kind) {
         close(c[i]);
         if (i) close(s[i]);
     }
+    /* Nine instances watching one socket, more than a socket's wait queue
+     * has watcher slots (the shim polls the rest at every wait): odd ones
+     * edge-triggered. */
+    {
+        int a, b, e9[9], sum[5] = {0};
+        pair_of(kind, &a, &b);
+        for (int i = 0; i < 9; i++) {
+            e9[i] = epoll_create1(0);
+            add(e9[i], b, EPOLLIN | (i % 2 ? EPOLLET : 0), (unsigned long long)i);
+        }
+        struct epoll_event o[2];
+        for (int i = 0; i < 9; i++) sum[0] += epoll_wait(e9[i], o, 2, 0);
+        ts_write_full(a, "n", 1);
+        for (int i = 0; i < 9; i++) sum[1] += epoll_wait(e9[i], o, 2, 3000);
+        for (int i = 0; i < 9; i++) sum[2] += epoll_wait(e9[i], o, 2, 0);
+        drain(b);
+        for (int i = 0; i < 9; i++) sum[3] += epoll_wait(e9[i], o, 2, 0);
+        ts_write_full(a, "m", 1);
+        for (int i = 0; i < 9; i++) sum[4] += epoll_wait(e9[i], o, 2, 3000);
+        tc_printf(ts_name("%s/ready-list/nine-instances", k), "idle %d, written %d, again %d, drained %d, written %d",
+                  sum[0], sum[1], sum[2], sum[3], sum[4]);
+        for (int i = 0; i < 9; i++) close(e9[i]);
+        close(a);
+        close(b);
+    }
     /* Many idle items and one woken, more than once. */
     static int ic[IDLE], is[IDLE];
     ep = epoll_create1(0);
