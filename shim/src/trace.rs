@@ -62,7 +62,7 @@ static LATE_USED: AtomicBool = AtomicBool::new(false);
 /// (log's own `log_enabled!` and a `format_args!` built in place) made the
 /// functions that hold one too big to inline: `__sys_sendmsg` and
 /// `__sys_recvmsg` stayed calls: 44 instructions per emulated read or write
-/// over a build with the points compiled out (callgrind), now 25.
+/// over a build with the points compiled out (callgrind), now about 27.
 #[macro_export]
 macro_rules! ktrace {
     ($($arg:tt)*) => {
@@ -142,7 +142,7 @@ pub fn any_on() -> bool {
 /// Whether per-call lines are wanted.
 #[inline]
 pub fn calls_enabled() -> bool {
-    cfg!(not(feature = "notrace")) && log::max_level() >= log::LevelFilter::Debug && target_on(CALL, log::Level::Debug)
+    any_on() && target_on(CALL, log::Level::Debug)
 }
 
 /// Sets the return value the argument formatters of this call see.

@@ -531,7 +531,7 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut e
             // ep_insert: polled now, on the ready list if ready (a wake
             // before the watch was in place left no mark; one after it
             // marks the item itself).
-            if item_ready(h, sock, events) {
+            if item_poll(h, sock, events) != 0 {
                 area.set_ready(ep as usize, idx as usize);
             }
             drop(t);
@@ -553,7 +553,7 @@ fn do_ctl(h: &Host, epfd: c_int, op: c_int, fd: c_int, file: FdEntry, ev: *mut e
             it.disabled = false;
             it.last_seq = wq.seq().wrapping_sub(1);
             // ep_modify: polled again, on the ready list if ready.
-            if item_ready(h, sock, events) {
+            if item_poll(h, sock, events) != 0 {
                 area.set_ready(ep as usize, idx as usize);
             }
             drop(t);
@@ -578,10 +578,10 @@ pub unsafe extern "C" fn epoll_ctl(epfd: c_int, op: c_int, fd: c_int, ev: *mut e
     run("epoll_ctl", || format!("{epfd}, {op}, {fd}, {ev:p}"), || do_ctl(h, epfd, op, fd, e, ev))
 }
 
-/// `ep_item_poll` at ADD and MOD: whether the socket has one of `events`
-/// (or an error or hang-up) now.
-fn item_ready(h: &Host, sock: SockId, events: u32) -> bool {
-    net::sock_poll(h, sock) & (events | (libc::EPOLLERR | libc::EPOLLHUP) as u32) != 0
+/// `ep_item_poll`: which of an item's `events` (and an error or hang-up,
+/// always reported) the socket has now.
+fn item_poll(h: &Host, sock: SockId, events: u32) -> u32 {
+    net::sock_poll(h, sock) & (events | (libc::EPOLLERR | libc::EPOLLHUP) as u32)
 }
 
 /// `ep_send_events` for the emulated interests: ready events into `out`.
@@ -597,31 +597,30 @@ fn item_ready(h: &Host, sock: SockId, events: u32) -> bool {
 /// they were for the next call.
 fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Vec<epoll_event>, max: usize, force: bool) {
     // On the stack for the usual handful (no allocation per epoll_wait).
-    let mut ready: SmallVec<u32, 16> = Default::default();
+    // Each item with its stamp, read once: wakers move stamps meanwhile,
+    // and a sort whose keys change under it has no order to find (Rust's
+    // sort panics).
+    let mut ready: SmallVec<(u64, u32), 16> = Default::default();
     let e = &mut t.eps[ep as usize];
     e.looks = e.looks.wrapping_add(1);
     let look = e.looks;
     let force = force || look % crate::shm::epoll::FULL_LOOK_EVERY == 0;
-    area.take_ready(ep as usize, &mut ready);
-    // A mark may outlive its item (freed, or reused elsewhere).
-    ready.retain(|&idx| t.items[idx as usize].ep == ep + 1);
-    // Each stamp read once: wakers move them meanwhile, and a sort whose
-    // keys change under it has no order to find (Rust's sort panics).
-    let mut keyed: SmallVec<(u64, u32), 16> = Default::default();
-    keyed.extend(ready.iter().map(|&idx| (area.ready_stamp[idx as usize].load(Ordering::Acquire), idx)));
-    keyed.sort_unstable();
-    for (slot, &(_, idx)) in ready.iter_mut().zip(keyed.iter()) {
-        *slot = idx;
-    }
+    area.take_ready(ep as usize, |idx| {
+        // A mark may outlive its item (freed, or reused elsewhere).
+        if t.items[idx as usize].ep == ep + 1 {
+            ready.push((area.ready_stamp[idx as usize].load(Ordering::Acquire), idx));
+        }
+    });
+    ready.sort_unstable();
     if force {
-        for &idx in ready.iter() {
+        for &(_, idx) in ready.iter() {
             t.items[idx as usize].seen = look;
         }
         let mut i = t.eps[ep as usize].head;
         while i != 0 {
             let it = &t.items[i as usize - 1];
             if it.seen != look {
-                ready.push(i - 1);
+                ready.push((u64::MAX, i - 1));
             }
             i = it.next;
         }
@@ -629,7 +628,7 @@ fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Ve
     let mut again: SmallVec<u32, 16> = Default::default();
     let mut k = 0;
     while k < ready.len() && out.len() < max {
-        let idx = ready[k];
+        let (_, idx) = ready[k];
         k += 1;
         let it = t.items[idx as usize];
         // The socket's file was released: eventpoll_release took the item
@@ -649,8 +648,7 @@ fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Ve
         }
         let sock = SockId(it.sock);
         let seq = h.shared()[sock.idx()].wq.seq();
-        let want = it.events | (libc::EPOLLERR | libc::EPOLLHUP) as u32;
-        let mask = net::sock_poll(h, sock) & want;
+        let mask = item_poll(h, sock, it.events);
         // Not ready, or edge-triggered and already reported at this
         // sequence: nothing to say until the next wake-up.
         if mask == 0 || (it.events & libc::EPOLLET as u32 != 0 && seq == it.last_seq) {
@@ -666,7 +664,7 @@ fn collect(h: &Host, area: &EpollArea, t: &mut EpollTable, ep: u32, out: &mut Ve
         out.push(epoll_event { events: mask, u64: it.data });
     }
     // What did not fit stays ready, ahead of what comes next.
-    for &idx in &ready[k..] {
+    for &(_, idx) in &ready[k..] {
         area.put_back(ep as usize, idx as usize);
     }
     for &idx in again.iter() {

@@ -58,23 +58,6 @@ impl<T: Default, const N: usize> SmallVec<T, N> {
         }
     }
 
-    /// Keeps the items for which `keep` holds, in order.
-    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        match self {
-            SmallVec::Inline { len, items } => {
-                let mut n = 0;
-                for i in 0..*len {
-                    if keep(&items[i]) {
-                        items.swap(n, i);
-                        n += 1;
-                    }
-                }
-                *len = n;
-            }
-            SmallVec::Heap(h) => h.retain(|v| keep(v)),
-        }
-    }
-
     /// Empties the list, handing out its items in order.
     pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
         let taken = core::mem::replace(self, Self::new());
@@ -83,12 +66,6 @@ impl<T: Default, const N: usize> SmallVec<T, N> {
             SmallVec::Heap(h) => (None, Some(h.into_iter())),
         };
         inline.into_iter().flatten().chain(heap.into_iter().flatten())
-    }
-}
-
-impl<T: Default, const N: usize> Extend<T> for SmallVec<T, N> {
-    fn extend<I: IntoIterator<Item = T>>(&mut self, it: I) {
-        it.into_iter().for_each(|v| self.push(v));
     }
 }
 
@@ -176,17 +153,5 @@ mod tests {
         assert_eq!(&big[..], &[1, 2, 3]);
         let mut small: SmallVec<u8, 2> = vec![7].into();
         assert_eq!(small.drain().collect::<Vec<_>>(), vec![7]);
-    }
-
-    #[test]
-    fn extend_and_retain_keep_order() {
-        let mut s: SmallVec<u32, 4> = SmallVec::new();
-        s.extend([5, 6, 7]);
-        s.retain(|&v| v != 6);
-        assert_eq!(&s[..], &[5, 7]);
-        s.extend([8, 9, 10]);
-        assert!(matches!(s, SmallVec::Heap(_)));
-        s.retain(|&v| v % 2 == 0);
-        assert_eq!(&s[..], &[8, 10]);
     }
 }

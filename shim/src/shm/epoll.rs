@@ -171,14 +171,9 @@ impl EpollArea {
         }
     }
 
-    /// Puts item `idx` on instance `ep`'s ready list. The word's bit is
-    /// always a read-modify-write, also when already set: the reader's
-    /// swap then synchronises with it and sees the change that woke the
-    /// socket. The summary is only read first (in the one order of SeqCst
-    /// operations the reader clears it after this read, and takes the word
-    /// after that).
-    /// An item that goes on the list (its bit was clear) is stamped, so it
-    /// comes after those already there.
+    /// Puts item `idx` on instance `ep`'s ready list. An item that goes on
+    /// the list (its bit was clear) is stamped, so it comes after those
+    /// already there.
     pub fn set_ready(&self, ep: usize, idx: usize) {
         self.mark_ready(ep, idx, true);
     }
@@ -189,6 +184,11 @@ impl EpollArea {
         self.mark_ready(ep, idx, false);
     }
 
+    /// The word's bit is always a read-modify-write, also when already
+    /// set: the reader's swap then synchronises with it and sees the change
+    /// that woke the socket. The summary is only read first (in the one
+    /// order of SeqCst operations the reader clears it after this read,
+    /// and takes the word after that).
     fn mark_ready(&self, ep: usize, idx: usize, stamp: bool) {
         let (w, b) = (idx / 64, 1u64 << (idx % 64));
         if self.ready[ep][w].fetch_or(b, Ordering::SeqCst) & b == 0 && stamp {
@@ -204,8 +204,8 @@ impl EpollArea {
     }
 
     /// Takes instance `ep`'s ready list (every item that was woken, or put
-    /// back, since the last take) into `out`.
-    pub fn take_ready(&self, ep: usize, out: &mut impl Extend<u32>) {
+    /// back, since the last take), handing each item to `out`.
+    pub fn take_ready(&self, ep: usize, mut out: impl FnMut(u32)) {
         for (sw, sum) in self.ready_sum[ep].iter().enumerate() {
             let mut s = sum.load(Ordering::SeqCst);
             while s != 0 {
@@ -217,7 +217,7 @@ impl EpollArea {
                 while v != 0 {
                     let i = v.trailing_zeros() as usize;
                     v &= v - 1;
-                    out.extend([(w * 64 + i) as u32]);
+                    out((w * 64 + i) as u32);
                 }
             }
         }
@@ -251,15 +251,6 @@ impl EpollArea {
     }
 }
 
-/// A sink for `take_ready` that keeps nothing.
-struct Discard;
-
-impl Extend<u32> for Discard {
-    fn extend<I: IntoIterator<Item = u32>>(&mut self, it: I) {
-        it.into_iter().for_each(drop);
-    }
-}
-
 impl EpollTable {
     pub fn valid(&self, ep: u32, gen: u32) -> bool {
         self.eps.get(ep as usize).is_some_and(|e| e.in_use && e.gen == gen)
@@ -277,7 +268,7 @@ impl EpollTable {
         e.tail = 0;
         e.looks = 0;
         // What the slot's last instance left on its ready list.
-        area.take_ready(i, &mut Discard);
+        area.take_ready(i, |_| {});
         area.refs[i].store(1, Ordering::Release);
         area.nitems[i].store(0, Ordering::Release);
         Some((i as u32, e.gen))
@@ -453,19 +444,19 @@ mod tests {
         let (ep, _) = a.table.lock().alloc_ep(&a, 1).unwrap();
         let e = ep as usize;
         let mut got = Vec::new();
-        a.take_ready(e, &mut got);
+        a.take_ready(e, |i| got.push(i));
         assert!(got.is_empty());
         for i in [3, 64, 4095, 4096, 65535, 3] {
             a.set_ready(e, i);
         }
         // Another instance's marks are its own.
         a.set_ready(e + 1, 7);
-        a.take_ready(e, &mut got);
+        a.take_ready(e, |i| got.push(i));
         assert_eq!(got, vec![3, 64, 4095, 4096, 65535]);
         got.clear();
-        a.take_ready(e, &mut got);
+        a.take_ready(e, |i| got.push(i));
         assert!(got.is_empty(), "taken once");
-        a.take_ready(e + 1, &mut got);
+        a.take_ready(e + 1, |i| got.push(i));
         assert_eq!(got, vec![7]);
         // A wait queue's mark finds the item's instance (none when freed).
         install(Box::leak(area()));
@@ -474,14 +465,14 @@ mod tests {
         ready_mark(ready_mark_of(i));
         ready_mark(0);
         got.clear();
-        g.take_ready(2, &mut got);
+        g.take_ready(2, |i| got.push(i));
         assert_eq!(got, vec![i]);
         let mut t = g.table.lock();
         t.remove(g, i);
         drop(t);
         ready_mark(ready_mark_of(i));
         got.clear();
-        g.take_ready(2, &mut got);
+        g.take_ready(2, |i| got.push(i));
         assert!(got.is_empty());
         // A slot used again starts with an empty list.
         a.set_ready(e, 9);
@@ -491,7 +482,7 @@ mod tests {
             t.alloc_ep(&a, 1).unwrap();
         }
         got.clear();
-        a.take_ready(e, &mut got);
+        a.take_ready(e, |i| got.push(i));
         assert!(got.is_empty());
     }
 
@@ -505,7 +496,7 @@ mod tests {
         let (s9, s2) = (a.ready_stamp[9].load(Ordering::Relaxed), a.ready_stamp[2].load(Ordering::Relaxed));
         assert!(s9 < s2);
         let mut got = Vec::new();
-        a.take_ready(0, &mut got);
+        a.take_ready(0, |i| got.push(i));
         a.put_back(0, 9);
         assert_eq!(a.ready_stamp[9].load(Ordering::Relaxed), s9);
         a.set_ready(0, 2);
