@@ -217,11 +217,11 @@ if want tracecost; then
 				drop_ns
 				calls=$(echo "$out" | sed -n 's/.*calls=\([0-9]*\).*/\1/p')
 				ir=$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$LOG")
+				line=
 				if [ -n "$calls" ] && [ -n "$ir" ] && [ "$calls" -gt 0 ]; then
-					record_or_fail tracecost_ir "$v" 1 "instr_per_call=$(python3 -c "print($ir / $calls)")"
-				else
-					record_or_fail tracecost_ir "$v" 1 ""
+					line="instr_per_call=$(python3 -c "print($ir / $calls)")"
 				fi
+				record_or_fail tracecost_ir "$v" 1 "$line"
 			done
 			echo >&2
 		fi

@@ -124,8 +124,8 @@ def machine():
 
 def main():
     raw, out, stamp = sys.argv[1:4]
-    vals = {}  # (bench, variant, key) -> [values]
-    by_rep = {}  # (bench, variant, key) -> {rep: value}
+    # (bench, variant, key) -> {rep: value} (one figure per repetition)
+    by_rep = {}
     failed = set()
     with open(raw) as f:
         for r in csv.DictReader(f):
@@ -136,18 +136,16 @@ def main():
                 v = float(r["value"])
             except ValueError:
                 continue
-            vals.setdefault((r["bench"], r["variant"], r["key"]), []).append(v)
             by_rep.setdefault((r["bench"], r["variant"], r["key"]), {})[r["rep"]] = v
 
     table = []
     for bench, variant, key, label, unit, better, target, base in ROWS:
-        k = vals.get((bench, base, key), [])
-        s = vals.get((bench, variant, key), [])
+        kr, sr = by_rep.get((bench, base, key), {}), by_rep.get((bench, variant, key), {})
+        k, s = list(kr.values()), list(sr.values())
         if not k and not s and (bench, variant) not in failed and (bench, base) not in failed:
             continue  # not run (BENCH_ONLY, or a program missing)
         km = statistics.median(k) if k else None
         sm = statistics.median(s) if s else None
-        kr, sr = by_rep.get((bench, base, key), {}), by_rep.get((bench, variant, key), {})
         reps = [r for r in kr if r in sr]
         # A paired figure is already a difference: no ratio.
         ratios = sorted(sr[r] / kr[r] for r in reps if kr[r]) if not key.startswith("paired_") else []
@@ -166,7 +164,7 @@ def main():
                 tdesc = f"< +{x:g} ns"
                 met = "-" if added is None else ("yes" if added < x else "NO")
             elif kind == "all":
-                want = vals.get((bench, variant, "wanted"), [])
+                want = list(by_rep.get((bench, variant, "wanted"), {}).values())
                 tdesc = f"= {fmt(max(want))}" if want else "all"
                 met = "-" if not s or not want else ("yes" if min(s) >= max(want) else "NO")
         if (bench, variant) in failed:
