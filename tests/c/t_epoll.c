@@ -20,6 +20,10 @@
  *   - 64 connections in one instance, a few active each round: exactly
  *     those are reported, a peer's close wakes an idle item, and so does
  *     a reader making room for a full writer's EPOLLOUT item
+ *   - the ready list (ep_send_events): level-triggered turns, leftovers
+ *     beyond maxevents, a closed socket's item, more watchers than a
+ *     socket has slots, hundreds of idle items, the order items became
+ *     ready in, and waits while two other processes keep waking items
  * Results are event counts, masks and data tags, never fds or times.
  * The program re-executes itself (argv[1] = "exec-child") for the exec case.
  */
@@ -495,6 +499,21 @@ static void pwait2_cases(int kind) {
     close(s);
 }
 
+/* n connected pairs, each server end s[i] in ep with tag i; and their close. */
+static void open_pairs(int kind, int n, int *c, int *s, int ep, unsigned events) {
+    for (int i = 0; i < n; i++) {
+        pair_of(kind, &c[i], &s[i]);
+        add(ep, s[i], events, (unsigned long long)i);
+    }
+}
+
+static void close_pairs(int n, const int *c, const int *s) {
+    for (int i = 0; i < n; i++) {
+        close(c[i]);
+        close(s[i]);
+    }
+}
+
 /* Many connections in one instance, few of them active at a time: each
  * round writes to a different subset, and epoll_wait must report exactly
  * that subset (the idle items are skipped until their socket is woken);
@@ -505,10 +524,7 @@ static void many_cases(int kind) {
     const char *k = kinds[kind];
     int c[MANY], s[MANY];
     int ep = epoll_create1(0);
-    for (int i = 0; i < MANY; i++) {
-        pair_of(kind, &c[i], &s[i]);
-        add(ep, s[i], EPOLLIN | EPOLLRDHUP, (unsigned long long)i);
-    }
+    open_pairs(kind, MANY, c, s, ep, EPOLLIN | EPOLLRDHUP);
     int exact = 1, idle = 1;
     for (int round = 0; round < 20; round++) {
         int want = 0, got = 0, seen[MANY] = {0};
@@ -589,21 +605,6 @@ static void many_cases(int kind) {
  * the order they were added); reported level-triggered ones go to the
  * back in that order, leftovers beyond maxevents stay in front, and an item
  * already on the list that is woken again keeps its place. */
-/* n connected pairs, each server end s[i] in ep with tag i; and their close. */
-static void open_pairs(int kind, int n, int *c, int *s, int ep, unsigned events) {
-    for (int i = 0; i < n; i++) {
-        pair_of(kind, &c[i], &s[i]);
-        add(ep, s[i], events, (unsigned long long)i);
-    }
-}
-
-static void close_pairs(int n, const int *c, const int *s) {
-    for (int i = 0; i < n; i++) {
-        close(c[i]);
-        close(s[i]);
-    }
-}
-
 /* The tags of an epoll_wait's events, in the order it returned them. */
 static const char *in_order(int ep, int max) {
     static char b[128];
